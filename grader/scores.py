@@ -1,0 +1,42 @@
+"""Scores as nbgrader's gradebook holds them: per student, notebook and test cell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader import ASSIGNMENT
+from grader.course import Course
+
+
+@dataclass(frozen=True)
+class CellScore:
+    """The score of one test cell of one student's notebook."""
+
+    student: str
+    notebook: str
+    cell: str
+    score: float
+    max_score: float
+
+
+def cell_scores(course: Course) -> list[CellScore]:
+    """Every graded test cell of every submission, sorted by student, notebook and cell order."""
+    rows = []
+    with course.gradebook() as gradebook:
+        for submission in gradebook.assignment_submissions(ASSIGNMENT):
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell.max_score == 0 and grade.cell.cell_type != "code":
+                        continue
+                    rows.append(CellScore(submission.student_id, notebook.name, grade.name,
+                                          float(grade.score), float(grade.max_score)))
+    return sorted(rows, key=lambda row: (row.student, row.notebook))
+
+
+def notebook_totals(rows: list[CellScore]) -> dict[tuple[str, str], tuple[float, float]]:
+    """(score, max) per (student, notebook)."""
+    totals: dict[tuple[str, str], tuple[float, float]] = {}
+    for row in rows:
+        score, maximum = totals.get((row.student, row.notebook), (0.0, 0.0))
+        totals[(row.student, row.notebook)] = (score + row.score, maximum + row.max_score)
+    return totals

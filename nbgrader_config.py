@@ -1,0 +1,32 @@
+"""nbgrader configuration for the Deep Learning course, Lecture 1.
+
+All student data (submissions, graded notebooks, feedback, the gradebook)
+lives under autograded/, which git ignores.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "deep-learning"
+c.CourseDirectory.root = here
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = os.path.join("autograded", "submitted")
+c.CourseDirectory.autograded_directory = os.path.join("autograded", "graded")
+c.CourseDirectory.feedback_directory = os.path.join("autograded", "feedback")
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "autograded", "gradebook.db")
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store", "__MACOSX"]
+
+# Student code gets a generous but finite time per cell.
+c.Execute.timeout = 60
+
+# Feedback shows each test's verdict and message, never hidden test code or tracebacks into it.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.preprocessors.ConciseErrors",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
