@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 from nbformat import NotebookNode
 
 from grader.course import Course

@@ -24,7 +24,7 @@ def read_notebook(path: Path) -> NotebookNode:
     except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as error:
         raise GraderError(f"{path}: not a readable notebook ({_first_line(error)}); "
                           "open it in Jupyter and save it again, or ask for a new copy.") from None
-    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds of validation errors
+    except Exception as error:
         raise GraderError(f"{path}: not a valid notebook ({_first_line(error)}).") from None
     return notebook
 

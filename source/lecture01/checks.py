@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -25,12 +26,12 @@ __all__ = [
     "CheckFailed",
     "Outcome",
     "call",
-    "value",
-    "use_references",
     "expect_close",
     "expect_equal",
-    "expect_shape",
     "expect_no_warning",
+    "expect_shape",
+    "use_references",
+    "value",
 ]
 
 _MISSING = object()
@@ -72,7 +73,7 @@ class Outcome:
     def __getitem__(self, key: Any) -> Outcome:
         try:
             part = self.value[key]
-        except Exception as error:  # noqa: BLE001 - any failure is the student's to see
+        except Exception as error:
             raise CheckFailed(
                 f"{self.describe()} returned {type(self.value).__name__}, "
                 f"which has no part [{key!r}] ({type(error).__name__}). "
@@ -136,15 +137,22 @@ def call(func: Callable[..., Any], *args: Any, hidden: str | None = None) -> Out
     label = name if hidden else f"{name}({', '.join(_argument_text(a) for a in args)})"
     if not callable(func):
         raise CheckFailed(f"{name} should be a function, but it is a {type(func).__name__}.")
-    quiet = contextlib.redirect_stdout(io.StringIO()) if hidden else contextlib.nullcontext()
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"), quiet:
+    # nbgrader fails a test cell that writes to stderr: what the student's code prints there is
+    # shown as ordinary output instead, and nothing at all is shown on hidden tests.
+    sink = io.StringIO() if hidden else sys.stdout
+    redirect = contextlib.ExitStack()
+    redirect.enter_context(contextlib.redirect_stderr(sink))
+    if hidden:
+        redirect.enter_context(contextlib.redirect_stdout(sink))
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"), redirect:
         warnings.simplefilter("always")
         try:
             with _substituted(func):
                 result = func(*(_copy(a) for a in args))
         except NotImplementedError:
-            raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()`.") from None
-        except Exception as error:  # noqa: BLE001 - report the student's error in words
+            raise CheckFailed(f"{name} is not implemented yet: "
+                              "replace `raise NotImplementedError()` with your code.") from None
+        except Exception as error:
             detail = "" if hidden else f": {error}"
             raise CheckFailed(f"{Outcome(None, label, hidden).describe()} raised "
                               f"{type(error).__name__}{detail}") from None
@@ -221,15 +229,12 @@ def expect_equal(outcome: Outcome, expected: Any, *, mistakes: Mapping[str, Any]
         same = isinstance(got, (bool, np.bool_)) and bool(got) == expected
     elif isinstance(expected, tuple):
         same = isinstance(got, (tuple, list)) and len(got) == len(expected) and all(
-            _is_integer(a) and int(a) == b for a, b in zip(got, expected))
+            _is_integer(a) and int(a) == b for a, b in zip(got, expected, strict=True))
     else:
-        try:
-            same = np.shape(got) == np.shape(expected) and bool(np.all(np.asarray(got) == np.asarray(expected)))
-        except (TypeError, ValueError):
-            same = False
+        same = _same_array(got, expected)
     if same:
         return
-    mistake = next((name for name, wrong in (mistakes or {}).items() if _equal_loosely(got, wrong)), None)
+    mistake = next((name for name, wrong in (mistakes or {}).items() if _same_array(got, wrong)), None)
     _fail(outcome, "is not right", expected, got, mistake)
 
 
@@ -237,7 +242,7 @@ def _is_integer(number: Any) -> bool:
     return isinstance(number, (int, np.integer)) and not isinstance(number, (bool, np.bool_))
 
 
-def _equal_loosely(got: Any, wrong: Any) -> bool:
+def _same_array(got: Any, wrong: Any) -> bool:
     try:
         return np.shape(got) == np.shape(wrong) and bool(np.all(np.asarray(got) == np.asarray(wrong)))
     except (TypeError, ValueError):

@@ -1,0 +1,19 @@
+"""`grader feedback`: one HTML page per graded notebook, without hidden tests or their tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader import ASSIGNMENT
+from grader.course import Course
+
+
+def feedback(course: Course, student: str | None = None, force: bool = False) -> list[Path]:
+    """Generate feedback for every graded student (or one); return the HTML files."""
+    args = ["generate_feedback", ASSIGNMENT]
+    if student:
+        args += ["--student", student]
+    if force:
+        args.append("--force")
+    course.nbgrader(*args)
+    return sorted(course.step_dir("feedback", student or "*").parent.parent.glob(f"*/{ASSIGNMENT}/*.html"))
