@@ -44,11 +44,10 @@ class CheckFailed(AssertionError):
 
 def _short(obj: Any) -> str:
     """A compact, single-line-ish representation of a value for messages."""
-    if isinstance(obj, np.ndarray):
-        with np.printoptions(precision=4, suppress=True, threshold=20):
-            text = np.array2string(obj, separator=", ")
-        return f"array({text})" if obj.ndim else text
-    if isinstance(obj, (float, np.floating)):
+    if isinstance(obj, np.ndarray) and obj.ndim:
+        with np.printoptions(precision=6, suppress=True, threshold=20):
+            return f"array({np.array2string(obj, separator=', ')})"
+    if isinstance(obj, (float, np.floating)) or (isinstance(obj, np.ndarray) and obj.dtype.kind == "f"):
         return f"{float(obj):.6g}"
     text = repr(obj)
     return text if len(text) <= 300 else text[:297] + "..."
@@ -96,9 +95,8 @@ def use_references(function_name: str, **references: Callable[..., Any]) -> None
 
 
 @contextlib.contextmanager
-def _substituted(func: Callable[..., Any]):
+def _substituted(func: Callable[..., Any], references: dict[str, Callable[..., Any]]):
     namespace = getattr(func, "__globals__", None)
-    references = _references.get(getattr(func, "__name__", ""), {})
     if namespace is None or not references:
         yield
         return
@@ -112,6 +110,19 @@ def _substituted(func: Callable[..., Any]):
                 namespace.pop(name, None)
             else:
                 namespace[name] = old
+
+
+def _call_with_references(func: Callable[..., Any], args: list[Any]) -> Any:
+    """Call `func`; while it runs, the references registered for it stand in for the student's helpers.
+
+    While grading, the student's function lives in a sandbox and comes with its own way of doing this.
+    """
+    references = _references.get(getattr(func, "__name__", ""), {})
+    sandboxed = getattr(func, "call_with_references", None)
+    if sandboxed is not None:
+        return sandboxed(references, *args)
+    with _substituted(func, references):
+        return func(*args)
 
 
 def _copy(argument: Any) -> Any:
@@ -147,8 +158,7 @@ def call(func: Callable[..., Any], *args: Any, hidden: str | None = None) -> Out
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"), redirect:
         warnings.simplefilter("always")
         try:
-            with _substituted(func):
-                result = func(*(_copy(a) for a in args))
+            result = _call_with_references(func, [_copy(a) for a in args])
         except NotImplementedError:
             raise CheckFailed(f"{name} is not implemented yet: "
                               "replace `raise NotImplementedError()` with your code.") from None

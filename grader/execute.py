@@ -1,0 +1,316 @@
+"""Trusted execution of one notebook: student cells in the sandbox, test cells here.
+
+The student's cells run in the sandbox, in their order. Then each test cell runs in this (trusted)
+process, in a fresh namespace where every name the test takes from the student resolves to plain
+data or to a proxy that calls the student's function in the sandbox. Whether a test passes is
+decided here, by code the student's code can neither reach nor change: patching numpy, builtins,
+sys.modules or IPython in the sandbox, lying objects and reordered cells change nothing.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import importlib.util
+import io
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from nbformat import NotebookNode, from_dict
+
+from grader.isolation import Channel, Limits, SandboxCrashed, Zygote
+from grader.notebooks import is_test
+from grader.sandbox import codec
+
+MAX_CRASHES = 3
+_EXCEPTIONS: dict[str, type[Exception]] = {}
+
+
+class ProcessEnded(Exception):
+    """The student's code ended its own process (os._exit, a signal, a limit)."""
+
+
+@dataclass
+class NotebookRun:
+    """The executed notebook and what went wrong while running it (empty when nothing did)."""
+
+    notebook: NotebookNode
+    problems: list[str] = field(default_factory=list)
+
+
+def student_exception(name: str) -> type[Exception]:
+    """An exception class with the student's exception's name (a builtin one where it exists)."""
+    builtin = getattr(builtins, name, None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        return builtin
+    return _EXCEPTIONS.setdefault(name, type(name, (Exception,), {}))
+
+
+class Session:
+    """One notebook's child in the sandbox, restarted (and its cells replayed) when it dies."""
+
+    def __init__(self, zygote: Zygote, files: dict[str, bytes], limits: Limits) -> None:
+        self.zygote = zygote
+        self.files = files
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.wall_seconds
+        self.channel: Channel | None = None
+        self.replay: list[str] = []
+        self.in_test = False
+
+    def remaining(self, cap: float | None = None) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise SandboxCrashed("the notebook's time limit was exceeded")
+        return min(left, cap) if cap else left
+
+    def ensure(self) -> Channel:
+        if self.channel is None:
+            channel = self.zygote.open(self.limits)
+            self.channel = channel
+            channel.send({"op": "files", "files": {name: codec.base64.b64encode(data).decode()
+                                                    for name, data in self.files.items()}})
+            channel.receive(self.remaining(30))
+            for source in self.replay:
+                channel.send({"op": "run", "source": source})
+                channel.receive(self.remaining(self.limits.cell_seconds))
+        return self.channel
+
+    def reset(self) -> str:
+        """Stop the child (killing all it started); the next request starts a fresh one."""
+        ended = self.channel.close() if self.channel else "not started"
+        self.channel = None
+        self.in_test = False
+        return ended
+
+    def run_cell(self, source: str) -> dict:
+        channel = self.ensure()
+        channel.send({"op": "run", "source": source})
+        reply = channel.receive(self.remaining(self.limits.cell_seconds))
+        self.replay.append(source)
+        return reply
+
+    def begin_test(self) -> None:
+        channel = self.ensure()
+        channel.send({"op": "test"})
+        if "serving" not in channel.receive(self.remaining(10)):
+            raise SandboxCrashed("the test process did not start")
+        self.in_test = True
+
+    def end_test(self) -> None:
+        if self.in_test and self.channel is not None:
+            self.in_test = False
+            self.channel.send({"op": "end"})
+            self.channel.receive(self.remaining(10))
+
+    def request(self, message: dict, callbacks: dict[int, Callable[..., Any]]) -> dict:
+        """Send a request of the test cell; run the callbacks it asks for; return its answer."""
+        if not self.in_test or self.channel is None:
+            raise ProcessEnded("the student's process for this test ended earlier")
+        channel = self.channel
+        channel.send(message)
+        while True:
+            reply = channel.receive(self.remaining(self.limits.cell_seconds))
+            if "callback" in reply:
+                channel.send(self._run_callback(callbacks, reply))
+            elif "ended" in reply:
+                self.in_test = False
+                raise ProcessEnded(f"the code ended the process ({reply['ended']})")
+            else:
+                return reply
+
+    def _run_callback(self, callbacks: dict[int, Callable[..., Any]], reply: dict) -> dict:
+        """Run a trusted function the student's code called; functions it passed stay in the sandbox."""
+        function = callbacks.get(reply.get("callback"))
+        if function is None:
+            return {"error": "unknown callback"}
+        args = [SandboxFunction(a["~function"], self, callbacks) if isinstance(a, dict) and "~function" in a
+                else codec.decode(a) for a in reply.get("args", [])]
+        try:
+            return {"result": codec.encode(function(*args))}
+        except Exception as error:  # a reference function failing on the student's data
+            return {"error": f"{type(error).__name__}: {error}"}
+
+
+class SandboxFunction:
+    """A function the student's code passed to a trusted one (say, an activation): it runs in the sandbox."""
+
+    def __init__(self, ident: int, session: Session, callbacks: dict[int, Callable[..., Any]]) -> None:
+        self.ident = ident
+        self.session = session
+        self.callbacks = callbacks
+
+    def __call__(self, *args: Any) -> Any:
+        reply = self.session.request({"op": "invoke", "id": self.ident,
+                                      "args": [codec.encode(a) for a in args]}, self.callbacks)
+        if "error" in reply:
+            raise RuntimeError(str(reply["error"]))
+        return codec.decode(reply.get("result"))
+
+
+class StudentFunction:
+    """Stands for a student's function: calling it calls the real one in the sandbox."""
+
+    def __init__(self, name: str, session: Session) -> None:
+        self.__name__ = name
+        self._session = session
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.call_with_references({}, *args, **kwargs)
+
+    def call_with_references(self, references: dict[str, Callable[..., Any]], *args: Any,
+                             **kwargs: Any) -> Any:
+        """Call it while these trusted functions stand in for the student's functions of the same names."""
+        if kwargs:
+            raise TypeError("the grader passes arguments by position only")
+        callbacks: dict[int, Callable[..., Any]] = {}
+
+        def register(function: Callable[..., Any]) -> int:
+            callbacks[len(callbacks) + 1] = function
+            return len(callbacks)
+
+        encoded = [{"~callback": register(a)} if callable(a) and not isinstance(a, type) else codec.encode(a)
+                   for a in args]
+        substitute = {name: register(function) for name, function in references.items()}
+        reply = self._session.request({"op": "call", "name": self.__name__, "args": encoded,
+                                       "substitute": substitute}, callbacks)
+        if reply.get("stdout"):
+            print(str(reply["stdout"])[:20_000], end="")
+        for caught in reply.get("warnings", [])[:20]:
+            category = student_exception(str(caught.get("category", "Warning")))
+            if not (isinstance(category, type) and issubclass(category, Warning)):
+                category = UserWarning
+            warnings.warn(str(caught.get("message", "")), category, stacklevel=2)
+        if "error" in reply:
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise student_exception(str(error.get("type", "Exception")))(str(error.get("message", "")))
+        return codec.decode(reply.get("result"))
+
+
+class StudentNames(dict):
+    """A test cell's namespace: names the test does not define come from the student's notebook."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+
+    def __missing__(self, name: str) -> Any:
+        if name in builtins.__dict__ or name.startswith("__"):
+            raise KeyError(name)
+        reply = self._session.request({"op": "resolve", "name": name}, {})
+        if reply.get("kind") == "function":
+            return StudentFunction(name, self._session)
+        if reply.get("kind") == "value":
+            return codec.decode(reply.get("value"))
+        raise KeyError(name)
+
+
+def load_checks(path: Path) -> ModuleType:
+    """A fresh copy of the instructor's check helpers (no state carried from another notebook)."""
+    spec = importlib.util.spec_from_file_location("checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def execute(notebook: NotebookNode, zygote: Zygote, files: dict[str, bytes], checks: Path,
+            limits: Limits) -> NotebookRun:
+    """Run the student's cells in the sandbox, then the test cells here; fill in every cell's outputs."""
+    notebook = from_dict(notebook)
+    run = NotebookRun(notebook)
+    session = Session(zygote, files, limits)
+    count = 0
+    try:
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and not is_test(cell):
+                count += 1
+                _run_student_cell(cell, count, session, run)
+        for cell in notebook.cells:
+            if is_test(cell):
+                count += 1
+                _run_test_cell(cell, count, session, checks, run)
+    finally:
+        session.reset()
+    return run
+
+
+def _run_student_cell(cell: NotebookNode, count: int, session: Session, run: NotebookRun) -> None:
+    cell.execution_count = count
+    crashes = sum("ended the grading process" in p for p in run.problems)
+    if crashes >= MAX_CRASHES:
+        cell.outputs = [_error("NotRun", "not run: earlier cells ended the grading process too often")]
+        return
+    try:
+        reply = session.run_cell(cell.source)
+    except SandboxCrashed as crash:
+        ended = session.reset()
+        run.problems.append(f"cell {count} ended the grading process ({crash}; {ended})")
+        cell.outputs = [_error("GradingStopped", f"this cell ended the grading process ({crash}); "
+                               "it was skipped and the rest of the notebook was graded without it")]
+        return
+    cell.outputs = _student_outputs(reply, count)
+
+
+def _student_outputs(reply: dict, count: int) -> list[NotebookNode]:
+    outputs = []
+    for name in ("stdout", "stderr"):
+        if reply.get(name):
+            outputs.append(from_dict({"output_type": "stream", "name": name, "text": str(reply[name])}))
+    for image in reply.get("figures") or []:
+        outputs.append(from_dict({"output_type": "display_data", "data": {"image/png": str(image)},
+                                  "metadata": {}}))
+    if reply.get("result") is not None:
+        outputs.append(from_dict({"output_type": "execute_result", "execution_count": count,
+                                  "data": {"text/plain": str(reply["result"])}, "metadata": {}}))
+    error = reply.get("error")
+    if isinstance(error, dict):
+        outputs.append(from_dict({"output_type": "error", "ename": str(error.get("ename", "Error")),
+                                  "evalue": str(error.get("evalue", "")),
+                                  "traceback": [str(line) for line in error.get("traceback", [])]}))
+    return outputs
+
+
+def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Path, run: NotebookRun) -> None:
+    cell.execution_count = count
+    printed = io.StringIO()
+    failure: BaseException | None = None
+    saved_checks = sys.modules.get("checks")
+    sys.modules["checks"] = load_checks(checks)
+    try:
+        session.begin_test()
+        namespace = StudentNames(session)
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            exec(compile(cell.source, f"<test {cell.metadata.nbgrader.grade_id}>", "exec"), namespace)
+    except SandboxCrashed as crash:
+        failure = ProcessEnded(f"grading stopped: {crash}")
+        run.problems.append(f"test {cell.metadata.nbgrader.grade_id}: {crash}")
+        session.reset()
+    except Exception as error:  # a failing test: its message is the verdict's explanation
+        failure = error
+    finally:
+        if saved_checks is None:
+            sys.modules.pop("checks", None)
+        else:
+            sys.modules["checks"] = saved_checks
+    with contextlib.suppress(SandboxCrashed):
+        session.end_test()
+    outputs = []
+    if printed.getvalue():
+        outputs.append(from_dict({"output_type": "stream", "name": "stdout", "text": printed.getvalue()}))
+    if failure is not None:
+        outputs.append(_error(type(failure).__name__, str(failure)))
+    cell.outputs = outputs
+
+
+def _error(name: str, message: str) -> NotebookNode:
+    return from_dict({"output_type": "error", "ename": name, "evalue": message,
+                      "traceback": [f"{name}: {message}"]})

@@ -1,0 +1,123 @@
+"""Plain data across the sandbox boundary: numbers, strings, lists, tuples, dicts and numeric arrays.
+
+Both sides use this module; nothing is ever unpickled. A value that is not plain data crosses as an
+`Opaque` marker naming its type, so a lying object (say, one whose __eq__ is always True) never
+reaches the trusted side.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import struct
+from typing import Any
+
+import numpy as np
+
+MAX_DEPTH = 32
+ARRAY_KINDS = "biufc"
+
+
+class Opaque:
+    """Stands for a value that is not plain data; only its type name crossed."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object>"
+
+
+def encode(value: Any, depth: int = 0) -> Any:
+    """A JSON-ready form of `value` (arrays as bytes, tuples marked), or an opaque marker."""
+    if depth > MAX_DEPTH:
+        return {"~opaque": "deeply nested data"}
+    if value is None or type(value) in (bool, str):
+        return value
+    if type(value) is int:
+        return value if abs(value) < 2**62 else {"~bigint": str(value)}
+    if type(value) is float:
+        return value if np.isfinite(value) else {"~float": repr(value)}
+    if isinstance(value, np.generic) and value.dtype.kind in ARRAY_KINDS:
+        return {"~scalar": value.dtype.str, "data": base64.b64encode(value.tobytes()).decode()}
+    if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS:
+        plain = np.ascontiguousarray(value).view(np.ndarray)
+        return {"~array": plain.dtype.str, "shape": list(plain.shape),
+                "data": base64.b64encode(plain.tobytes()).decode()}
+    if type(value) in (list, tuple):
+        items = [encode(item, depth + 1) for item in value]
+        return items if type(value) is list else {"~tuple": items}
+    if type(value) is dict and all(type(key) is str for key in value):
+        return {"~dict": {key: encode(item, depth + 1) for key, item in value.items()}}
+    return {"~opaque": type(value).__name__}
+
+
+def decode(data: Any) -> Any:
+    """The value that `encode` described (opaque and malformed markers become `Opaque`)."""
+    try:
+        return _decode(data)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        return Opaque("malformed data")
+
+
+def _decode(data: Any) -> Any:
+    if isinstance(data, list):
+        return [_decode(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    if "~array" in data:
+        dtype = _dtype(data["~array"])
+        shape = tuple(int(n) for n in data["shape"])
+        raw = base64.b64decode(data["data"])
+        if min(shape, default=0) < 0 or len(raw) != math.prod(shape) * dtype.itemsize:
+            return Opaque("malformed array")
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    if "~scalar" in data:
+        dtype = _dtype(data["~scalar"])
+        raw = base64.b64decode(data["data"])
+        return np.frombuffer(raw, dtype=dtype)[0] if len(raw) == dtype.itemsize else Opaque("malformed")
+    if "~tuple" in data:
+        return tuple(_decode(item) for item in data["~tuple"])
+    if "~dict" in data:
+        return {str(key): _decode(item) for key, item in data["~dict"].items()}
+    if "~float" in data:
+        return float(data["~float"]) if data["~float"] in ("nan", "inf", "-inf") else Opaque("float")
+    if "~bigint" in data:
+        return int(data["~bigint"]) if str(data["~bigint"]).lstrip("-").isdigit() else Opaque("int")
+    return Opaque(str(data.get("~opaque", "unknown"))[:80])
+
+
+def _dtype(text: Any) -> np.dtype:
+    dtype = np.dtype(str(text))
+    if dtype.kind not in ARRAY_KINDS:
+        raise ValueError(f"not a numeric dtype: {text}")
+    return dtype
+
+
+def send(sock: Any, message: dict) -> None:
+    """Send one length-prefixed JSON message."""
+    body = json.dumps(message, separators=(",", ":")).encode()
+    sock.sendall(struct.pack("!I", len(body)) + body)
+
+
+def receive(sock: Any, limit: int) -> dict:
+    """Receive one message; a message over `limit` bytes or a closed socket raises ConnectionError."""
+    size = struct.unpack("!I", _exactly(sock, 4))[0]
+    if size > limit:
+        raise ConnectionError(f"a message of {size} bytes is over the limit of {limit}")
+    message = json.loads(_exactly(sock, size))
+    if not isinstance(message, dict):
+        raise ConnectionError("malformed message")
+    return message
+
+
+def _exactly(sock: Any, count: int) -> bytes:
+    chunks, remaining = [], count
+    while remaining:
+        chunk = sock.recv(min(remaining, 1 << 20))
+        if not chunk:
+            raise ConnectionError("the other side closed the connection")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

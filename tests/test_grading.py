@@ -1,0 +1,122 @@
+"""Real `nbgrader autograde` on a class built from the samples: every grading rule of the lecture.
+
+One class holds every case, so nbgrader runs once: the instructor's solutions, the untouched
+release, each alternative correct solution and each typical mistake (each in its own notebook),
+and a student with one corrupt notebook.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.autograde import AutogradeResult, autograde
+from grader.classroom import release_notebook, solved_notebook, submit
+from grader.course import Course
+from grader.samples import all_samples
+from grader.scores import CellScore, cell_scores
+
+SAMPLES = all_samples()
+ALTERNATIVES = [(s.notebook, name, code) for s in SAMPLES for name, code in s.alternatives.items()]
+MISTAKES = [m for s in SAMPLES for m in s.mistakes]
+FACTS = Path(__file__).resolve().parents[2] / "shared" / "lecture" / "FACTS.md"
+BROKEN_NOTEBOOK = SAMPLES[2].notebook
+
+
+def _student(kind: str, index: int) -> str:
+    return f"{kind}{index:03d}"
+
+
+@pytest.fixture(scope="module")
+def graded(released_template: Course, tmp_path_factory) -> tuple[Course, AutogradeResult, list[CellScore]]:
+    target = tmp_path_factory.mktemp("grading") / "course"
+    shutil.copytree(released_template.root, target)
+    course = Course(target)
+    names = course.notebook_names()
+    submit(course, "solution", {name: solved_notebook(course, name) for name in names})
+    submit(course, "untouched", {name: release_notebook(course, name) for name in names})
+    for index, (notebook, _, code) in enumerate(ALTERNATIVES):
+        submit(course, _student("alternative", index), {notebook: solved_notebook(course, notebook, code)})
+    for index, mistake in enumerate(MISTAKES):
+        submit(course, _student("mistake", index),
+               {mistake.notebook: solved_notebook(course, mistake.notebook, mistake.cells)})
+    broken = {name: solved_notebook(course, name) for name in names}
+    broken[BROKEN_NOTEBOOK] = b'{"cells": [{"cell_type": "code", "source": "def softmax(S'
+    submit(course, "broken", broken)
+    result = autograde(course)
+    return course, result, cell_scores(course)
+
+
+def _scores(rows: list[CellScore], student: str, notebook: str | None = None) -> list[CellScore]:
+    return [r for r in rows if r.student == student and (notebook is None or r.notebook == notebook)]
+
+
+def _failed(rows: list[CellScore]) -> set[str]:
+    return {r.cell for r in rows if r.score < r.max_score}
+
+
+def test_instructor_solutions_get_full_marks(graded):
+    course, result, rows = graded
+    mine = _scores(rows, "solution")
+    assert {r.notebook for r in mine} == set(course.notebook_names())
+    assert _failed(mine) == set()
+    assert sum(r.max_score for r in mine) >= 30
+
+
+def test_untouched_release_gets_zero_and_grading_goes_on(graded):
+    course, result, rows = graded
+    mine = _scores(rows, "untouched")
+    assert "untouched" in result.graded
+    assert len(mine) == len(_scores(rows, "solution"))
+    assert all(r.score == 0 for r in mine)
+
+
+@pytest.mark.parametrize(("index", "alternative"), list(enumerate(ALTERNATIVES)),
+                         ids=[f"{nb}: {name}" for nb, name, _ in ALTERNATIVES])
+def test_alternative_correct_solution_gets_full_marks(graded, index, alternative):
+    course, result, rows = graded
+    mine = _scores(rows, _student("alternative", index), alternative[0])
+    assert mine and _failed(mine) == set()
+
+
+@pytest.mark.parametrize(("index", "mistake"), list(enumerate(MISTAKES)),
+                         ids=[f"{m.notebook}: {m.name}" for m in MISTAKES])
+def test_each_mistake_loses_exactly_its_functions_points(graded, index, mistake):
+    course, result, rows = graded
+    mine = _scores(rows, _student("mistake", index), mistake.notebook)
+    assert mine, "the notebook was not graded"
+    assert _failed(mine) == set(mistake.fails)
+    for row in mine:
+        assert row.score in (0, row.max_score)
+
+
+def test_a_corrupt_notebook_costs_only_itself(graded):
+    course, result, rows = graded
+    assert ("broken", BROKEN_NOTEBOOK) in result.not_graded
+    assert "not a readable notebook" in result.not_graded[("broken", BROKEN_NOTEBOOK)]
+    others = [r for r in _scores(rows, "broken") if r.notebook != BROKEN_NOTEBOOK]
+    assert others and _failed(others) == set()
+    assert all(r.score == 0 for r in _scores(rows, "broken", BROKEN_NOTEBOOK))
+
+
+def _facts_mistakes() -> list[tuple[str, str]]:
+    rows = []
+    table = FACTS.read_text(encoding="utf-8").split("## Typical mistakes", 1)[1]
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] not in ("function", "---") and not set(cells[0]) <= {"-"}:
+            rows.append((cells[0], cells[1]))
+    return rows
+
+
+@pytest.mark.skipif(not FACTS.exists(), reason="shared/lecture/FACTS.md is not beside this checkout")
+def test_every_mistake_of_the_lecture_facts_has_a_sample():
+    facts = _facts_mistakes()
+    assert len(facts) >= 30
+    names = [re.sub(r"\s+", " ", m.name.lower()) for m in MISTAKES]
+    missing = [f"{function}: {mistake}" for function, mistake in facts
+               if not any(mistake.lower() in name for name in names)]
+    assert not missing, f"no sample mistake for: {missing}"
