@@ -20,8 +20,19 @@ c.CourseDirectory.feedback_directory = os.path.join("autograded", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "autograded", "gradebook.db")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store", "__MACOSX"]
 
-# Student code gets a generous but finite time per cell.
-c.Execute.timeout = 60
+# Grading runs student cells in a sandbox and decides every test in the trusted process
+# (grader.preprocessors.SandboxedExecute replaces nbgrader's Execute; see README, "How grading works").
+c.Autograde.autograde_preprocessors = [
+    "grader.preprocessors.SandboxedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.SandboxedExecute.wall_seconds = 120
+c.SandboxedExecute.cell_seconds = 30
 
 # Feedback shows each test's verdict and message, never hidden test code or tracebacks into it.
 c.GenerateFeedback.preprocessors = [

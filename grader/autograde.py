@@ -1,24 +1,69 @@
-"""`grader autograde`: grade every submission with nbgrader, one bad notebook costing only itself."""
+"""`grader autograde`: grade a whole class in parallel, safely, with progress and resumption.
+
+Each (student, notebook) is one unit of work: one submitted notebook in, one result out. Workers
+(processes on this machine, or a Dask cluster) sanitize the notebook with nbgrader's preprocessors
+and run it with `SandboxedExecute`; only this supervising process writes the gradebook, the graded
+notebooks and the result records, so an interrupted run resumes where it stopped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import os
+import shutil
+import warnings
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import cache
+from multiprocessing import get_context
 from pathlib import Path
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbformat import NotebookNode, from_dict
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+from sqlalchemy.exc import SAWarning
+from tqdm import tqdm
+from traitlets.config import Config
 
 from grader import ASSIGNMENT
 from grader.course import Course
 from grader.errors import GraderError
-from grader.notebooks import read_notebook
+from grader.notebooks import read_notebook, write_notebook
+from grader.preprocessors import SandboxedExecute
+from grader.results import UnitRecord, load_record, save_record
+
+SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
+FINISH = (ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata)
 
 
 @dataclass
 class AutogradeResult:
-    """Who was graded, and which notebooks could not be graded and why."""
+    """Who was graded, what could not be graded and why, and what was missing or skipped."""
 
     graded: list[str] = field(default_factory=list)
     not_graded: dict[tuple[str, str], str] = field(default_factory=dict)
     missing: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One submitted notebook to grade."""
+
+    root: str
+    student: str
+    notebook: str
+    digest: str
 
 
 def submitted_students(course: Course) -> list[str]:
@@ -27,77 +72,162 @@ def submitted_students(course: Course) -> list[str]:
     return sorted(path.parent.name for path in root.glob(f"*/{ASSIGNMENT}") if path.is_dir())
 
 
-def _scan(course: Course, student: str, notebooks: Iterable[str], result: AutogradeResult) -> list[str]:
-    """The student's readable notebooks; unreadable and missing ones are recorded."""
-    readable = []
-    folder = course.step_dir("submitted", student)
-    for name in notebooks:
-        path = folder / f"{name}.ipynb"
-        if not path.exists():
-            result.missing.append((student, name))
-            continue
-        try:
-            read_notebook(path)
-        except GraderError as error:
-            result.not_graded[(student, name)] = str(error).removeprefix(f"{path}: ")
-            continue
-        readable.append(name)
-    return readable
+def autograde(course: Course, students: Iterable[str] | None = None, force: bool = False,
+              workers: int | None = None, scheduler: str | None = None,
+              progress: bool = False) -> AutogradeResult:
+    """Grade the submissions of `students` (default: everyone who submitted).
 
-
-def autograde(course: Course, students: Iterable[str] | None = None, force: bool = False) -> AutogradeResult:
-    """Autograde the submissions of `students` (default: everyone who submitted).
-
-    The whole class goes through one nbgrader run. A student whose run fails
-    (a broken notebook, a crash) is graded again notebook by notebook, so the
-    failure costs only the notebook that caused it.
+    Already graded, unchanged submissions are skipped unless `force`. `workers` processes run
+    in parallel (default: one per core); with `scheduler` (tcp://host:port) a Dask cluster does.
     """
     everyone = submitted_students(course)
-    chosen = list(students) if students is not None else everyone
-    unknown = sorted(set(chosen) - set(everyone))
-    if unknown:
-        raise GraderError(f"{course.step_dir('submitted', unknown[0])}: no submission for student "
-                          f"{unknown[0]!r}; check the id or collect the submissions first.")
-    notebooks = course.notebook_names()
+    chosen = sorted(set(students)) if students is not None else everyone
+    for student in chosen:
+        if student not in everyone:
+            raise GraderError(f"{course.step_dir('submitted', student)}: no submission for student "
+                              f"{student!r}; check the id or collect the submissions first.")
     result = AutogradeResult()
-    readable = {student: _scan(course, student, notebooks, result) for student in chosen}
-    clean = [s for s in chosen if readable[s] and not any(key[0] == s for key in result.not_graded)]
-    flagged = [s for s in chosen if s not in clean and readable[s]]
-    extra = ["--force"] if force else []
-    if clean and set(chosen) == set(everyone):
-        course.nbgrader("autograde", ASSIGNMENT, *extra, check=False)
-    else:
-        for student in clean:
-            course.nbgrader("autograde", ASSIGNMENT, "--student", student, *extra, check=False)
-    for student in clean:
-        if _graded_notebooks(course, student) >= set(readable[student]):
-            result.graded.append(student)
-        else:
-            flagged.append(student)
-    for student in flagged:
-        _grade_one_by_one(course, student, readable[student], result)
+    units = list(_units(course, chosen, force, result))
+    done = _run(units, workers, scheduler)
+    for unit, outcome in tqdm(done, total=len(units), disable=not progress, unit="notebook",
+                              desc="grading", dynamic_ncols=True):
+        record = _finish(course, unit, outcome)
+        if record.status == "not graded":
+            result.not_graded[(unit.student, unit.notebook)] = record.reason
+    names = course.notebook_names()
+    result.graded = [s for s in chosen if not all((s, n) in result.not_graded for n in names)]
     return result
 
 
-def _graded_notebooks(course: Course, student: str) -> set[str]:
-    return {path.stem for path in course.step_dir("autograded", student).glob("*.ipynb")}
+def _units(course: Course, students: list[str], force: bool, result: AutogradeResult) -> Iterator[Unit]:
+    names = course.notebook_names()
+    with course.gradebook() as gradebook, warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
+        for student in students:
+            if not _known(gradebook, student):
+                gradebook.update_or_create_student(student)
+            gradebook.update_or_create_submission(ASSIGNMENT, student, timestamp=course.timestamp(student))
+            for name in names:
+                path = course.step_dir("submitted", student) / f"{name}.ipynb"
+                if not path.exists():
+                    result.missing.append((student, name))
+                    _zero(gradebook, student, name)
+                    save_record(course, UnitRecord(student, name, "missing", "not handed in"))
+                    continue
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                old = load_record(course, student, name)
+                if not force and old and old.digest == digest and old.status != "not graded":
+                    result.skipped.append((student, name))
+                    continue
+                yield Unit(str(course.root), student, name, digest)
 
 
-def _grade_one_by_one(course: Course, student: str, notebooks: list[str], result: AutogradeResult) -> None:
-    for name in notebooks:
-        run = course.nbgrader("autograde", ASSIGNMENT, "--student", student, "--notebook", name,
-                              "--force", check=False)
-        if not (course.step_dir("autograded", student) / f"{name}.ipynb").exists():
-            result.not_graded[(student, name)] = _reason(run.stderr)
-    result.graded.append(student)
+def _known(gradebook, student: str) -> bool:
+    return any(s.id == student for s in gradebook.students)
 
 
-def _reason(log: str) -> str:
-    errors = [line.split("]", 1)[-1].strip() for line in log.splitlines() if "[ERROR]" in line]
-    useful = [line for line in errors if line and not line.startswith("There was an error")]
-    return useful[0] if useful else "nbgrader could not grade this notebook"
+def _zero(gradebook, student: str, notebook: str) -> None:
+    """Clear a notebook's grades: nothing of an earlier grading survives a failed one."""
+    submission = gradebook.find_submission_notebook(notebook, ASSIGNMENT, student)
+    for grade in submission.grades:
+        grade.auto_score = 0
+        grade.needs_manual_grade = False
+    gradebook.db.commit()
 
 
-def graded_path(course: Course, student: str, notebook: str) -> Path:
-    """Where nbgrader put the graded notebook of a student."""
-    return course.step_dir("autograded", student) / f"{notebook}.ipynb"
+def _run(units: list[Unit], workers: int | None, scheduler: str | None) -> Iterator[tuple[Unit, dict]]:
+    """(unit, outcome) as each unit finishes, on a Dask cluster, in worker processes, or here."""
+    if not units:
+        return
+    if scheduler:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = {client.submit(grade_unit, unit, pure=False): unit for unit in units}
+            for future in dask_completed(futures):
+                yield futures[future], future.result()
+        return
+    count = min(workers or os.cpu_count() or 1, len(units))
+    if count == 1:
+        for unit in units:
+            yield unit, grade_unit(unit)
+        return
+    with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(grade_unit, unit): unit for unit in units}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+@cache
+def _config(root: str) -> Config:
+    return Course(Path(root)).config()
+
+
+@cache
+def _executor(root: str) -> SandboxedExecute:
+    return SandboxedExecute(config=_config(root))
+
+
+def grade_unit(unit: Unit) -> dict:
+    """Sanitize and run one submitted notebook (in a worker); the outcome is plain data."""
+    course = Course(Path(unit.root))
+    path = course.step_dir("submitted", unit.student) / f"{unit.notebook}.ipynb"
+    try:
+        notebook = read_notebook(path)
+        resources = _resources(course, unit)
+        for step in SANITIZE:
+            notebook, resources = step(config=_config(unit.root))(notebook, resources)
+        resources["metadata"] = {"path": str(course.source)}
+        notebook, resources = _executor(unit.root).preprocess(notebook, resources)
+    except GraderError as error:
+        return {"error": str(error).removeprefix(f"{path}: ")}
+    except Exception as error:  # a malformed notebook nbgrader refuses: it costs only this unit
+        return {"error": f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"}
+    return {"notebook": notebook, "problems": resources.get("grader_problems", [])}
+
+
+def _resources(course: Course, unit: Unit) -> dict:
+    return {"nbgrader": {"notebook": unit.notebook, "assignment": ASSIGNMENT, "student": unit.student,
+                         "db_url": course.db_url}}
+
+
+def _finish(course: Course, unit: Unit, outcome: dict) -> UnitRecord:
+    """Save grades and the graded notebook of one unit (only the supervisor does this)."""
+    target = course.step_dir("autograded", unit.student) / f"{unit.notebook}.ipynb"
+    if "error" in outcome:
+        with course.gradebook() as gradebook:
+            _zero(gradebook, unit.student, unit.notebook)
+        target.unlink(missing_ok=True)
+        record = UnitRecord(unit.student, unit.notebook, "not graded", outcome["error"], unit.digest)
+        save_record(course, record)
+        return record
+    notebook: NotebookNode = from_dict(outcome["notebook"])
+    resources = _resources(course, unit)
+    for step in FINISH:
+        notebook, resources = step(config=_config(unit.root))(notebook, resources)
+    write_notebook(notebook, target)
+    for support in _executor(unit.root).support_files:
+        if (course.source / support).is_file():
+            shutil.copy2(course.source / support, target.parent / support)
+    problems = outcome.get("problems", [])
+    status = "not graded" if problems else "graded"
+    record = UnitRecord(unit.student, unit.notebook, status, "; ".join(problems), unit.digest,
+                        cells=_cell_results(notebook))
+    save_record(course, record)
+    return record
+
+
+def _cell_results(notebook: NotebookNode) -> list[dict]:
+    """Each test cell's verdict and message, as the graded notebook shows it."""
+    from nbgrader.utils import determine_grade, is_grade
+
+    cells = []
+    for cell in notebook.cells:
+        if is_grade(cell) and cell.cell_type == "code":
+            score, max_score = determine_grade(cell)
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            message = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else ""
+            cells.append({"cell": cell.metadata.nbgrader.grade_id, "score": score, "max_score": max_score,
+                          "message": message})
+    return cells

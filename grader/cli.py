@@ -60,16 +60,22 @@ def release_command(course: CourseOption = None) -> None:
 def autograde_command(
     student: Annotated[list[str] | None, typer.Option("--student", help="Grade only this student.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Grade again what was graded before.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="Parallel workers (default: 1 per core).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Grade on a Dask cluster: tcp://HOST:PORT (needs the 'dask' extra).")] = None,
     course: CourseOption = None,
 ) -> None:
-    """Grade the submissions in autograded/submitted with nbgrader."""
+    """Grade the submissions in autograded/submitted: sandboxed, in parallel, resumable."""
     from grader.autograde import autograde
 
     try:
-        result = autograde(_course(course), student or None, force=force)
+        result = autograde(_course(course), student or None, force=force, workers=workers,
+                           scheduler=scheduler, progress=True)
     except GraderError as error:
         _fail(error)
-    typer.echo(f"graded: {len(result.graded)} students")
+    typer.echo(f"graded: {len(result.graded)} students"
+               + (f" ({len(result.skipped)} unchanged notebooks skipped)" if result.skipped else ""))
     for (who, notebook), reason in sorted(result.not_graded.items()):
         typer.echo(f"not graded: {who} {notebook}: {reason}")
     for who, notebook in result.missing:
@@ -94,21 +100,38 @@ def feedback_command(
 
 @app.command("export")
 def export_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")] = Path(
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Scores CSV to write; the LMS files go beside it.")] = Path(
         "autograded/exports/scores.csv"),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    moodle_worksheet: Annotated[Path | None, typer.Option(
+        "--moodle-worksheet", help="Moodle grading worksheet to fill (only read; a filled copy is written).",
+    )] = None,
+    canvas_gradebook: Annotated[Path | None, typer.Option(
+        "--canvas-gradebook", help="Canvas gradebook export to make a Canvas grades import from.")] = None,
+    canvas_assignment: Annotated[str | None, typer.Option(
+        "--canvas-assignment", help="Canvas column to fill: 'Title (id)', title or id.")] = None,
+    feedback_zip: Annotated[bool, typer.Option(
+        "--feedback-zip", help="Also zip the feedback HTML for Moodle's feedback-file upload.")] = False,
+    zero_missing: Annotated[bool, typer.Option(
+        "--zero-missing", help="Give 0 to LMS students without a submission (default: no grade).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")] = False,
     course: CourseOption = None,
 ) -> None:
-    """Write every student's scores (total, per notebook, per question) as CSV."""
-    from grader.export import export_scores
+    """Write every student's scores (total, per notebook, per question) as CSV, and the LMS import files."""
+    from grader.export import LmsFiles, export
 
     try:
         the_course = _course(course)
         target = output if output.is_absolute() else the_course.root / output
-        path = export_scores(the_course, target, force)
+        lms = LmsFiles(_given(moodle_worksheet), _given(canvas_gradebook), canvas_assignment, feedback_zip,
+                       zero_missing)
+        result = export(the_course, target, lms, force)
     except GraderError as error:
         _fail(error)
-    typer.echo(f"scores written to {path}")
+    for path in result.written:
+        typer.echo(f"written: {path}")
+    for note in result.notes:
+        typer.echo(f"note: {note}")
 
 
 @app.command("demo")
@@ -129,6 +152,73 @@ def demo_command(
 
 
 # --- LMS commands (collect, bundle) are registered here ---
+
+
+def _given(path: Path | None) -> Path | None:
+    """A path the user typed, made absolute against the folder the command runs in."""
+    return path.resolve() if path is not None else None
+
+
+@app.command("collect")
+def collect_command(
+    download: Annotated[Path, typer.Argument(
+        help="Zip from Moodle's 'Download all submissions' or Canvas's 'Download Submissions' (only read).")],
+    worksheet: Annotated[Path | None, typer.Option(
+        "--worksheet", help="Moodle grading worksheet: the roster and each submission's time.")] = None,
+    participants: Annotated[Path | None, typer.Option(
+        "--participants", help="Moodle participants export (CSV): first and last names and emails.")] = None,
+    canvas_gradebook: Annotated[Path | None, typer.Option(
+        "--canvas-gradebook", help="Canvas gradebook export (CSV): the roster, names and ids.")] = None,
+    timezone: Annotated[str | None, typer.Option(
+        "--timezone", help="Time zone of the LMS's times, e.g. Europe/Berlin (default: this computer's).",
+    )] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace submissions collected before.")] = False,
+    course: CourseOption = None,
+) -> None:
+    """Put the notebooks of an LMS submissions zip into autograded/submitted and register the students."""
+    from grader.lms.collect import collect
+
+    try:
+        report = collect(_course(course), download.resolve(), worksheet=_given(worksheet),
+                         participants=_given(participants), canvas_gradebook=_given(canvas_gradebook),
+                         timezone=timezone, force=force)
+    except GraderError as error:
+        _fail(error)
+    lms = report.lms.capitalize()
+    typer.echo(f"collected: {len(report.collected)} students from {lms} (times from {report.times_from})")
+    for line in report.notes:
+        typer.echo(f"note: {line}")
+    for line in report.ignored:
+        typer.echo(f"ignored: {line}")
+    for student in report.unchanged:
+        typer.echo(f"unchanged: {student} (collected before, same files)")
+    for student in report.kept:
+        typer.echo(f"kept: {student} was collected before and the download differs; "
+                   "pass --force to replace it")
+    for line in report.problems:
+        typer.echo(f"problem: {line}")
+    if report.without_submission:
+        typer.echo(f"no submission: {', '.join(report.without_submission)}")
+    typer.echo(f"registered: {report.registered} students in the gradebook")
+
+
+@app.command("bundle")
+def bundle_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Zip to write.")] = Path(
+        "autograded/exports/lecture01.zip"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing zip.")] = False,
+    course: CourseOption = None,
+) -> None:
+    """Zip release/lecture01 with instructions for students, ready to upload to the LMS."""
+    from grader.lms.bundle import bundle
+
+    try:
+        the_course = _course(course)
+        target = output if output.is_absolute() else the_course.root / output
+        path = bundle(the_course, target, force)
+    except GraderError as error:
+        _fail(error)
+    typer.echo(f"student zip written to {path}")
 
 
 def _package_course() -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from grader import ASSIGNMENT
@@ -37,10 +38,13 @@ class Course:
         raise GraderError(f"{here}: no {CONFIG_FILE} here or above; run grader in the course folder "
                           "or pass --course DIR.")
 
+    def config(self) -> Config:
+        """The course's nbgrader configuration (from its nbgrader_config.py)."""
+        return PyFileConfigLoader(CONFIG_FILE, path=str(self.root)).load_config()
+
     @cached_property
     def _dirs(self) -> CourseDirectory:
-        config = PyFileConfigLoader(CONFIG_FILE, path=str(self.root)).load_config()
-        coursedir = CourseDirectory(config=config)
+        coursedir = CourseDirectory(config=self.config())
         coursedir.root = str(self.root)
         return coursedir
 
@@ -48,6 +52,10 @@ class Course:
         """nbgrader's folder for a step ("source", "release", "submitted", "autograded", "feedback")."""
         directory = getattr(self._dirs, f"{step}_directory")
         return Path(self._dirs.format_path(directory, student, ASSIGNMENT))
+
+    def timestamp(self, student: str) -> str | None:
+        """The submission time nbgrader has for a student (from the timestamp file collect wrote)."""
+        return self._dirs.get_existing_timestamp(str(self.step_dir("submitted", student)))
 
     @property
     def source(self) -> Path:

@@ -155,7 +155,7 @@ def call(func: Callable[..., Any], *args: Any, hidden: str | None = None) -> Out
     redirect.enter_context(contextlib.redirect_stderr(sink))
     if hidden:
         redirect.enter_context(contextlib.redirect_stdout(sink))
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"), redirect:
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"), redirect:
         warnings.simplefilter("always")
         try:
             result = _call_with_references(func, [_copy(a) for a in args])
