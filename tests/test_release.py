@@ -29,16 +29,18 @@ def test_committed_release_equals_a_fresh_generation(repo_course: Course, releas
             assert (committed / name).read_bytes() == (fresh / name).read_bytes(), name
 
 
-def _regions(source: str, delimiters: tuple[str, str]) -> tuple[list[str], list[str]]:
-    """(lines inside the delimited regions, lines outside them) of a cell's source."""
-    inside, outside, depth = [], [], False
+def _split(source: str) -> tuple[list[str], list[str]]:
+    """(lines inside solution or hidden-test regions, lines outside every region) of a cell."""
+    inside, outside, region = [], [], None
     for line in source.splitlines():
-        if delimiters[0] in line:
-            depth = True
-        elif delimiters[1] in line:
-            depth = False
-        else:
-            (inside if depth else outside).append(line.strip())
+        for begin, end in (SOLUTION_DELIMITERS, HIDDEN_DELIMITERS):
+            if begin in line:
+                region = begin
+            elif end in line:
+                region = None
+        if any(marker in line for marker in (*SOLUTION_DELIMITERS, *HIDDEN_DELIMITERS)):
+            continue
+        (inside if region else outside).append(line.strip())
     return inside, outside
 
 
@@ -49,10 +51,9 @@ def test_release_shows_no_solution_line_and_no_hidden_test(repo_course: Course, 
     released = read_notebook(repo_course.release / f"{name}.ipynb")
     secret, public = set(), set()
     for cell in source.cells:
-        for delimiters in (SOLUTION_DELIMITERS, HIDDEN_DELIMITERS):
-            inside, outside = _regions(cell.source, delimiters)
-            secret.update(inside)
-            public.update(outside)
+        inside, outside = _split(cell.source)
+        secret.update(inside)
+        public.update(outside)
     revealing = {line for line in secret - public if len(line) > 12 and not line.startswith("#")}
     assert revealing, "the notebook should have solutions and hidden tests"
     released_lines = {line.strip() for cell in released.cells for line in cell.source.splitlines()}
