@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from nbformat import NotebookNode
 
 from grader.course import Course, new_course
+from grader.notebooks import HIDDEN_DELIMITERS, SOLUTION_DELIMITERS
 from grader.release import release
 
 REPO = Course(Path(__file__).resolve().parent.parent)
@@ -45,3 +47,31 @@ def make_course(released_template: Course, tmp_path: Path) -> Callable[[], Cours
 def course(make_course: Callable[[], Course]) -> Course:
     """A fresh released course for one test."""
     return make_course()
+
+
+def _split(source: str, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(lines inside the regions that begin with one of `kinds`, all other lines) of a cell."""
+    inside, outside, region = [], [], None
+    for line in source.splitlines():
+        for begin, end in (SOLUTION_DELIMITERS, HIDDEN_DELIMITERS):
+            if begin in line:
+                region = begin
+            elif end in line:
+                region = None
+        if any(marker in line for marker in (*SOLUTION_DELIMITERS, *HIDDEN_DELIMITERS)):
+            continue
+        (inside if region in kinds else outside).append(line.strip())
+    return inside, outside
+
+
+def secret_lines(source_notebook: NotebookNode,
+                 kinds: tuple[str, ...] = (SOLUTION_DELIMITERS[0], HIDDEN_DELIMITERS[0])) -> set[str]:
+    """Distinctive lines that only solutions or hidden tests contain: a student must never see them."""
+    secret, public = set(), set()
+    for cell in source_notebook.cells:
+        inside, outside = _split(cell.source, kinds)
+        secret.update(inside)
+        public.update(outside)
+    visible = "\n".join(public)
+    return {line for line in secret - public
+            if len(line) > 20 and not line.startswith("#") and line not in visible}

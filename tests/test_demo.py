@@ -13,6 +13,7 @@ import pytest
 
 from grader.course import Course
 from grader.notebooks import HIDDEN_DELIMITERS, read_notebook
+from tests.conftest import secret_lines
 
 GRADER = Path(sys.executable).with_name("grader")
 
@@ -32,7 +33,7 @@ def _row(table: str, student: str) -> list[str]:
 
 
 def test_demo_prints_a_score_table_for_the_whole_class(demo):
-    course, table = demo
+    _, table = demo
     for student in ("ada", "ben", "cleo", "dan", "eve", "finn"):
         assert _row(table, student)
     total = _row(table, "ada")[7]
@@ -51,22 +52,13 @@ def test_demo_writes_feedback_without_hidden_tests(demo, repo_course):
     course, _ = demo
     pages = sorted((course.root / "autograded" / "feedback").rglob("*.html"))
     assert len(pages) >= 6 * 5
-    hidden = set()
-    for name in course.notebook_names():
-        for cell in read_notebook(repo_course.source / f"{name}.ipynb").cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if HIDDEN_DELIMITERS[0] in line:
-                    inside = True
-                elif HIDDEN_DELIMITERS[1] in line:
-                    inside = False
-                elif inside and len(line.strip()) > 12 and not line.strip().startswith("#"):
-                    hidden.add(line.strip())
-    assert hidden
+    hidden = {name: secret_lines(read_notebook(repo_course.source / f"{name}.ipynb"), (HIDDEN_DELIMITERS[0],))
+              for name in course.notebook_names()}
+    assert all(hidden.values())
     mistakes_explained = 0
     for page in pages:
         text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
-        leaked = [line for line in hidden if line in text]
+        leaked = [line for line in hidden[page.stem] if line in text]
         assert not leaked, f"{page} shows hidden test code: {leaked[:2]}"
         assert "HIDDEN TESTS" not in text
         mistakes_explained += "This matches a known mistake" in text

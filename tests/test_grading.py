@@ -59,7 +59,7 @@ def _failed(rows: list[CellScore]) -> set[str]:
 
 
 def test_instructor_solutions_get_full_marks(graded):
-    course, result, rows = graded
+    course, result, rows = graded  # noqa: RUF059
     mine = _scores(rows, "solution")
     assert {r.notebook for r in mine} == set(course.notebook_names())
     assert _failed(mine) == set()
@@ -67,7 +67,7 @@ def test_instructor_solutions_get_full_marks(graded):
 
 
 def test_untouched_release_gets_zero_and_grading_goes_on(graded):
-    course, result, rows = graded
+    course, result, rows = graded  # noqa: RUF059
     mine = _scores(rows, "untouched")
     assert "untouched" in result.graded
     assert len(mine) == len(_scores(rows, "solution"))
@@ -77,7 +77,7 @@ def test_untouched_release_gets_zero_and_grading_goes_on(graded):
 @pytest.mark.parametrize(("index", "alternative"), list(enumerate(ALTERNATIVES)),
                          ids=[f"{nb}: {name}" for nb, name, _ in ALTERNATIVES])
 def test_alternative_correct_solution_gets_full_marks(graded, index, alternative):
-    course, result, rows = graded
+    course, result, rows = graded  # noqa: RUF059
     mine = _scores(rows, _student("alternative", index), alternative[0])
     assert mine and _failed(mine) == set()
 
@@ -85,7 +85,7 @@ def test_alternative_correct_solution_gets_full_marks(graded, index, alternative
 @pytest.mark.parametrize(("index", "mistake"), list(enumerate(MISTAKES)),
                          ids=[f"{m.notebook}: {m.name}" for m in MISTAKES])
 def test_each_mistake_loses_exactly_its_functions_points(graded, index, mistake):
-    course, result, rows = graded
+    course, result, rows = graded  # noqa: RUF059
     mine = _scores(rows, _student("mistake", index), mistake.notebook)
     assert mine, "the notebook was not graded"
     assert _failed(mine) == set(mistake.fails)
@@ -94,7 +94,7 @@ def test_each_mistake_loses_exactly_its_functions_points(graded, index, mistake)
 
 
 def test_a_corrupt_notebook_costs_only_itself(graded):
-    course, result, rows = graded
+    course, result, rows = graded  # noqa: RUF059
     assert ("broken", BROKEN_NOTEBOOK) in result.not_graded
     assert "not a readable notebook" in result.not_graded[("broken", BROKEN_NOTEBOOK)]
     others = [r for r in _scores(rows, "broken") if r.notebook != BROKEN_NOTEBOOK]

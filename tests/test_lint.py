@@ -12,8 +12,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from grader.course import Course, new_course
 from grader.lint import lint, lint_notebook
 
+SOLVED = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
 
-def solution(grade_id: str, source: str = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"):
+
+def solution(grade_id: str, source: str = SOLVED):
     meta = {"grade": False, "solution": True, "locked": False, "task": False, "grade_id": grade_id,
             "schema_version": 3}
     return new_code_cell(source, metadata={"nbgrader": meta})
@@ -89,4 +91,5 @@ def test_the_lint_command_exits_nonzero_on_problems(tmp_path, repo_course):
     run = subprocess.run([sys.executable, "-m", "grader.cli", "lint", "--course", str(course.root)],
                          capture_output=True, text=True)
     assert run.returncode == 1
-    assert "01_a.ipynb: cell 2 (f): a solution cell must be followed by its autograder test cell." in run.stdout
+    expected = "01_a.ipynb: cell 2 (f): a solution cell must be followed by its autograder test cell."
+    assert expected in run.stdout

@@ -9,8 +9,9 @@ import pytest
 
 from grader.course import Course
 from grader.notebooks import HIDDEN_DELIMITERS, SOLUTION_DELIMITERS, read_notebook
+from tests.conftest import REPO, secret_lines
 
-NOTEBOOKS = sorted(path.stem for path in Course(Path(__file__).resolve().parent.parent).source.glob("*.ipynb"))
+NOTEBOOKS = REPO.notebook_names()
 
 
 def _files(folder: Path) -> list[str]:
@@ -29,32 +30,12 @@ def test_committed_release_equals_a_fresh_generation(repo_course: Course, releas
             assert (committed / name).read_bytes() == (fresh / name).read_bytes(), name
 
 
-def _split(source: str) -> tuple[list[str], list[str]]:
-    """(lines inside solution or hidden-test regions, lines outside every region) of a cell."""
-    inside, outside, region = [], [], None
-    for line in source.splitlines():
-        for begin, end in (SOLUTION_DELIMITERS, HIDDEN_DELIMITERS):
-            if begin in line:
-                region = begin
-            elif end in line:
-                region = None
-        if any(marker in line for marker in (*SOLUTION_DELIMITERS, *HIDDEN_DELIMITERS)):
-            continue
-        (inside if region else outside).append(line.strip())
-    return inside, outside
-
-
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_release_shows_no_solution_line_and_no_hidden_test(repo_course: Course, name: str):
     source = read_notebook(repo_course.source / f"{name}.ipynb")
     released_text = (repo_course.release / f"{name}.ipynb").read_text(encoding="utf-8")
     released = read_notebook(repo_course.release / f"{name}.ipynb")
-    secret, public = set(), set()
-    for cell in source.cells:
-        inside, outside = _split(cell.source)
-        secret.update(inside)
-        public.update(outside)
-    revealing = {line for line in secret - public if len(line) > 12 and not line.startswith("#")}
+    revealing = secret_lines(source)
     assert revealing, "the notebook should have solutions and hidden tests"
     released_lines = {line.strip() for cell in released.cells for line in cell.source.splitlines()}
     leaked = sorted(revealing & released_lines)
