@@ -21,6 +21,7 @@ from pathlib import Path
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbformat import NotebookNode, from_dict
+from nbgrader.api import MissingEntry
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
@@ -123,7 +124,11 @@ def _units(course: Course, students: list[str], force: bool, result: AutogradeRe
 
 
 def _known(gradebook, student: str) -> bool:
-    return any(s.id == student for s in gradebook.students)
+    try:
+        gradebook.find_student(student)
+    except MissingEntry:
+        return False
+    return True
 
 
 def _zero(gradebook, student: str, notebook: str) -> None:

@@ -85,14 +85,13 @@ def autograde_command(
 @app.command("feedback")
 def feedback_command(
     student: Annotated[str | None, typer.Option("--student", help="Only this student.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Write feedback again.")] = False,
     course: CourseOption = None,
 ) -> None:
-    """Write the HTML feedback of every graded notebook to autograded/feedback."""
+    """Write the HTML feedback of every graded notebook to autograded/feedback (always anew)."""
     from grader.feedback import feedback
 
     try:
-        files = feedback(_course(course), student, force)
+        files = feedback(_course(course), student)
     except GraderError as error:
         _fail(error)
     typer.echo(f"{len(files)} feedback files in autograded/feedback")
@@ -219,6 +218,25 @@ def bundle_command(
     except GraderError as error:
         _fail(error)
     typer.echo(f"student zip written to {path}")
+
+
+@app.command("report")
+def report_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
+        "autograded/exports/report.html"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report.")] = False,
+    course: CourseOption = None,
+) -> None:
+    """Write one HTML page on the graded class: score histogram, pass rates, mistakes, not graded."""
+    from grader.report import build_report
+
+    try:
+        the_course = _course(course)
+        target = output if output.is_absolute() else the_course.root / output
+        path = build_report(the_course, target, force)
+    except GraderError as error:
+        _fail(error)
+    typer.echo(f"class report written to {path}")
 
 
 def _package_course() -> Path:

@@ -8,12 +8,14 @@ from grader import ASSIGNMENT
 from grader.course import Course
 
 
-def feedback(course: Course, student: str | None = None, force: bool = False) -> list[Path]:
-    """Generate feedback for every graded student (or one); return the HTML files."""
-    args = ["generate_feedback", ASSIGNMENT]
+def feedback(course: Course, student: str | None = None) -> list[Path]:
+    """Generate feedback for every graded student (or one); return the HTML files.
+
+    Feedback is derived from the graded notebooks, so it is always written anew: a regraded
+    notebook never keeps stale feedback.
+    """
+    args = ["generate_feedback", ASSIGNMENT, "--force"]
     if student:
         args += ["--student", student]
-    if force:
-        args.append("--force")
     course.nbgrader(*args)
     return sorted(course.step_dir("feedback", student or "*").parent.parent.glob(f"*/{ASSIGNMENT}/*.html"))

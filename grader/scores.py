@@ -26,8 +26,6 @@ def cell_scores(course: Course) -> list[CellScore]:
         for submission in gradebook.assignment_submissions(ASSIGNMENT):
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
-                    if grade.cell.max_score == 0 and grade.cell.cell_type != "code":
-                        continue
                     rows.append(CellScore(submission.student_id, notebook.name, grade.name,
                                           float(grade.score), float(grade.max_score)))
     return sorted(rows, key=lambda row: (row.student, row.notebook))
