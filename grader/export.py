@@ -1,34 +1,69 @@
-"""`grader export`: the scores of every student, per notebook and per question, as CSV."""
+"""`grader export`: the scores of every student, per notebook and per question, as CSV; and the LMS files.
+
+Besides the scores CSV, export can write (beside it, in the same folder):
+
+- ``moodle-grading-worksheet.csv``: the instructor's Moodle grading worksheet with Grade and Feedback
+  comments filled in (:mod:`grader.lms.worksheet`);
+- ``canvas-grades-import.csv``: a Canvas gradebook import made from the instructor's gradebook export
+  (:mod:`grader.lms.canvas_import`);
+- ``moodle-feedback-files.zip``: every Moodle student's feedback HTML in the layout of Moodle's
+  "Upload multiple feedback files in a zip" (:mod:`grader.lms.feedback_zip`).
+
+Every output is checked before anything is written: an existing file needs --force, an input file is never
+overwritten, and a bad worksheet or gradebook export stops the command before any file changes.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import ASSIGNMENT
 from grader.course import Course
 from grader.errors import GraderError
+from grader.lms.canvas import assignment_column, read_gradebook
+from grader.lms.canvas_import import canvas_import
+from grader.lms.csvfile import check_writable, write_atomically
+from grader.lms.feedback_zip import feedback_zip
+from grader.lms.grades import student_results
+from grader.lms.moodle import read_worksheet
+from grader.lms.worksheet import fill_worksheet
 from grader.scores import CellScore, cell_scores
+
+MOODLE_WORKSHEET = "moodle-grading-worksheet.csv"
+CANVAS_IMPORT = "canvas-grades-import.csv"
+FEEDBACK_ZIP = "moodle-feedback-files.zip"
+IDENTITY_COLUMNS = ["last_name", "first_name", "email", "lms_user_id"]
 
 
 def export_scores(course: Course, path: Path, force: bool = False) -> Path:
-    """Write one row per student: total, each notebook's score and each question's score."""
+    """Write one row per student: id, name, email, LMS id, total, each notebook's and question's score."""
     if path.exists() and not force:
         raise GraderError(f"{path}: already exists; pass --force to overwrite it or choose another file.")
     rows = cell_scores(course)
     if not rows:
         raise GraderError(f"{course.db_url}: no grades yet; run `grader autograde` first.")
     columns = _columns(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(["student", "total", "max_total", *columns])
-        for student, scores in _by_student(rows).items():
-            total = sum(row.score for row in scores)
-            maximum = sum(row.max_score for row in scores)
-            per_column = _per_column(scores)
-            writer.writerow([student, _number(total), _number(maximum),
-                             *(_number(per_column.get(column, 0.0)) for column in columns)])
+    identities = _identities(course)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    writer.writerow(["student", *IDENTITY_COLUMNS, "total", "max_total", *columns])
+    for student, scores in _by_student(rows).items():
+        total = sum(row.score for row in scores)
+        maximum = sum(row.max_score for row in scores)
+        per_column = _per_column(scores)
+        writer.writerow([student, *identities.get(student, [""] * len(IDENTITY_COLUMNS)), _number(total),
+                         _number(maximum), *(_number(per_column.get(column, 0.0)) for column in columns)])
+    write_atomically(path, buffer.getvalue().encode("utf-8"))
     return path
+
+
+def _identities(course: Course) -> dict[str, list[str]]:
+    with course.gradebook() as gradebook:
+        return {student.id: [student.last_name or "", student.first_name or "", student.email or "",
+                             student.lms_user_id or ""] for student in gradebook.students}
 
 
 def _columns(rows: list[CellScore]) -> list[str]:
@@ -54,3 +89,63 @@ def _by_student(rows: list[CellScore]) -> dict[str, list[CellScore]]:
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+@dataclass
+class LmsFiles:
+    """Which LMS files to write, from which of the instructor's downloads."""
+
+    moodle_worksheet: Path | None = None
+    canvas_gradebook: Path | None = None
+    canvas_assignment: str | None = None
+    feedback_zip: bool = False
+    zero_missing: bool = False
+
+
+@dataclass
+class ExportResult:
+    """The files written and the notes for the instructor."""
+
+    written: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: bool = False) -> ExportResult:
+    """Write the scores CSV and the chosen LMS files beside it.
+
+    Every input is read and every output built in memory first, so a bad worksheet, gradebook export or
+    missing feedback stops the command before any file is written.
+    """
+    lms = lms or LmsFiles()
+    folder = scores.parent
+    targets = [scores]
+    targets += [folder / MOODLE_WORKSHEET] if lms.moodle_worksheet else []
+    targets += [folder / CANVAS_IMPORT] if lms.canvas_gradebook else []
+    targets += [folder / FEEDBACK_ZIP] if lms.feedback_zip else []
+    check_writable(targets, [path for path in (lms.moodle_worksheet, lms.canvas_gradebook) if path], force)
+    sheet = read_worksheet(lms.moodle_worksheet, require_grade=True) if lms.moodle_worksheet else None
+    if lms.canvas_gradebook:
+        assignment_column(read_gradebook(lms.canvas_gradebook), lms.canvas_assignment, ASSIGNMENT)
+    results = student_results(course)
+    if not results:
+        raise GraderError(f"{course.db_url}: no grades yet; run `grader autograde` first.")
+    outputs: list[tuple[Path, bytes]] = []
+    result = ExportResult()
+    if lms.moodle_worksheet:
+        data, notes = fill_worksheet(course, lms.moodle_worksheet, results, lms.zero_missing)
+        outputs.append((folder / MOODLE_WORKSHEET, data))
+        result.notes += notes
+    if lms.canvas_gradebook:
+        data, notes = canvas_import(course, lms.canvas_gradebook, results, lms.canvas_assignment,
+                                    lms.zero_missing)
+        outputs.append((folder / CANVAS_IMPORT, data))
+        result.notes += notes
+    if lms.feedback_zip:
+        data, notes = feedback_zip(course, results, sheet)
+        outputs.append((folder / FEEDBACK_ZIP, data))
+        result.notes += notes
+    result.written.append(export_scores(course, scores, force=True))
+    for path, data in outputs:
+        write_atomically(path, data)
+        result.written.append(path)
+    return result

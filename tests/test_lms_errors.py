@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from datetime import datetime
@@ -90,7 +89,7 @@ def test_an_unknown_student_stops_collect_before_anything_is_written(course: Cou
     download = _moodle_zip(course, tmp_path / "dl.zip", [
         (f"{moodle_folder('Eve Unknown', 999)}/{_first(course)}.ipynb", b"{}")])
     worksheet = write_worksheet(tmp_path / "worksheet.csv", [JANE])
-    with pytest.raises(GraderError, match=r"belongs to moodle user 999, who is not in the worksheet") as error:
+    with pytest.raises(GraderError, match="belongs to moodle user 999, who is not in the worksheet") as error:
         collect(course, download, worksheet=worksheet)
     assert "Eve Unknown_999_assignsubmission_file_" in _single_line(error)
     assert _nothing_collected(course)
@@ -101,7 +100,8 @@ def test_an_unknown_student_stops_collect_before_anything_is_written(course: Cou
 def test_two_submissions_from_one_moodle_student_are_refused(course: Course, tmp_path: Path) -> None:
     first = _first(course)
     download = _moodle_zip(course, tmp_path / "dl.zip", [
-        (f"{moodle_folder('Jane M. Doe', 101)}/{first}.ipynb", notebook_bytes(release_notebook(course, first)))])
+        (f"{moodle_folder('Jane M. Doe', 101)}/{first}.ipynb",
+         notebook_bytes(release_notebook(course, first)))])
     with pytest.raises(GraderError, match=r"two submissions from moodle user 101 .*Jane Doe.*Jane M\. Doe"):
         collect(course, download)
     assert _nothing_collected(course)
@@ -112,7 +112,8 @@ def test_two_submissions_from_one_canvas_student_are_refused(course: Course, tmp
     jane = CanvasStudent(201, "Doe, Jane", "jd@uni.example")
     download = write_zip(tmp_path / "submissions.zip", [
         (f"{jane.file_prefix()}_9001_{first}.ipynb", notebook_bytes(solved_notebook(course, first))),
-        (f"{jane.file_prefix(late=True)}_9002_{first}.ipynb", notebook_bytes(release_notebook(course, first)))])
+        (f"{jane.file_prefix(late=True)}_9002_{first}.ipynb",
+         notebook_bytes(release_notebook(course, first)))])
     with pytest.raises(GraderError, match=r"two submissions from canvas user 201 \('doejane_201' and "
                                           r"'doejane_LATE_201'\)"):
         collect(course, download)
@@ -120,12 +121,12 @@ def test_two_submissions_from_one_canvas_student_are_refused(course: Course, tmp
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("Name,Points\nJane,3\n".encode(), r"not a Moodle grading worksheet \(no 'Identifier' column\)"),
+    (b"Name,Points\nJane,3\n", r"not a Moodle grading worksheet \(no 'Identifier' column\)"),
     ("Identifier,Full name,Grade\nParticipant 101,Jürgen Müller,\n".encode("cp1252"), "is not UTF-8 text"),
     (b"", "the grading worksheet is empty"),
-    ("Identifier,Full name,Grade\nParticipant 101,Jane,\nParticipant 101,Jane,\n".encode(),
+    (b"Identifier,Full name,Grade\nParticipant 101,Jane,\nParticipant 101,Jane,\n",
      r"lines 2 and 3 are both for 'Participant 101'"),
-    ("Identifier,Full name,Grade\nJane,Jane,\n".encode(), r"line 2 has no participant number"),
+    (b"Identifier,Full name,Grade\nJane,Jane,\n", r"line 2 has no participant number"),
 ])
 def test_a_bad_worksheet_is_refused(course: Course, tmp_path: Path, content: bytes, message: str) -> None:
     worksheet = tmp_path / "worksheet.csv"
@@ -138,8 +139,9 @@ def test_a_bad_worksheet_is_refused(course: Course, tmp_path: Path, content: byt
     assert _nothing_collected(course)
 
 
-def test_export_refuses_a_worksheet_without_grade_column_or_with_a_scale(course: Course, tmp_path: Path) -> None:
-    no_grade = write_worksheet(tmp_path / "nograde.csv", [JANE], header=[c for c in WORKSHEET_HEADER if c != "Grade"])
+def test_export_refuses_a_worksheet_without_grades_or_with_a_scale(course: Course, tmp_path: Path) -> None:
+    no_grade = write_worksheet(tmp_path / "nograde.csv", [JANE],
+                               header=[c for c in WORKSHEET_HEADER if c != "Grade"])
     with pytest.raises(GraderError, match=r"nograde\.csv: the worksheet has no 'Grade' column"):
         export(course, tmp_path / "out" / "scores.csv", LmsFiles(moodle_worksheet=no_grade))
     scale = write_worksheet(tmp_path / "scale.csv", [JANE],
@@ -177,8 +179,9 @@ def test_collected_submissions_are_replaced_only_with_force(course: Course, tmp_
     folder = course.step_dir("submitted", JANE.student_id)
     worksheet = write_worksheet(tmp_path / "worksheet.csv", [JANE])
     old = notebook_bytes(release_notebook(course, first))
-    collect(course, write_zip(tmp_path / "v1.zip", [(f"{moodle_folder('Jane Doe', 101)}/{first}.ipynb", old)]),
-            worksheet=worksheet)
+    first_download = write_zip(tmp_path / "v1.zip", [(f"{moodle_folder(JANE.full_name, 101)}/{first}.ipynb",
+                                                      old)])
+    collect(course, first_download, worksheet=worksheet)
     new_download = _moodle_zip(course, tmp_path / "v2.zip")
     report = collect(course, new_download, worksheet=worksheet)
     assert report.kept == [JANE.student_id] and report.collected == {}
@@ -205,9 +208,9 @@ def test_duplicated_notebooks_are_collected_only_when_unambiguous(course: Course
     notes, problems = "\n".join(report.notes), "\n".join(report.problems)
     assert f"collected '{first}.ipynb', the one with the assignment's name" in notes
     assert "are identical; collected once" in notes
-    assert f"moodle-102 (John Roe): '{first} (1).ipynb', 'Copy of {first}.ipynb' are all {first} and differ; " \
-           "none collected" in problems
-    assert "moodle-102 (John Roe): no notebook of the assignment among the files; nothing collected." in problems
+    john_files = f"'{first} (1).ipynb', 'Copy of {first}.ipynb'"
+    assert f"moodle-102 (John Roe): {john_files} are all {first} and differ; none collected" in problems
+    assert "moodle-102 (John Roe): no notebook of the assignment among the files" in problems
     assert not course.step_dir("submitted", "moodle-102").exists()
 
 
@@ -235,7 +238,8 @@ def test_unrecognisable_and_broken_files_are_reported(course: Course, tmp_path: 
 def test_nested_download_and_student_zips_are_opened(course: Course, tmp_path: Path) -> None:
     first = _first(course)
     inner = zip_bytes([(f"{moodle_folder('Jane Doe', 101, modern=True)}/work.zip",
-                        zip_bytes([(f"lecture01/{first}.ipynb", notebook_bytes(solved_notebook(course, first))),
+                        zip_bytes([(f"lecture01/{first}.ipynb",
+                                    notebook_bytes(solved_notebook(course, first))),
                                    (f"__MACOSX/lecture01/._{first}.ipynb", b"junk"),
                                    ("lecture01/.DS_Store", b"junk")]))])
     download = write_zip(tmp_path / "outer.zip", [("DL-Lecture 1-42.zip", inner)])

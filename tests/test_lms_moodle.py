@@ -3,6 +3,7 @@ feedback -> filled grading worksheet, scores CSV and feedback zip, read back wit
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import shutil
 import zipfile
@@ -90,7 +91,8 @@ def moodle_class(released_template: Course, tmp_path_factory: pytest.TempPathFac
         ("Jane", "Doe", JANE.email), ("John", "Doe, Jr.", JOHN.email), ('Zoë "Zo"', "Ünal", ZOE.email),
         ("Max", "Mustermann", MAX.email), ("No", "Show", NOBODY.email), ("Tina", "Teacher", "t@uni.example")])
     download_hash = hashlib.sha256(download.read_bytes()).hexdigest()
-    report = collect(course, download, worksheet=worksheet, participants=participants, timezone="Europe/Berlin")
+    report = collect(course, download, worksheet=worksheet, participants=participants,
+                     timezone="Europe/Berlin")
     autograde(course)
     feedback(course)
     return MoodleClass(course, download, download_hash, worksheet, report, [first, second], root / "exports")
@@ -115,6 +117,8 @@ def test_collect_maps_every_submission_to_the_expected_notebooks(moodle_class: M
     assert f"'Kopie von {first}.ipynb' collected as {first}.ipynb (recognised by its graded cells)" in notes
     assert f"'lecture01 (1).ipynb' collected as {first}.ipynb" in notes
     assert "ignored the timestamp.txt" in notes
+    assert f"{ZOE.student_id} ({ZOE.full_name}): the worksheet gives no submission time; used the date of " \
+           "the download, 2024-01-16 09:00." in notes
     assert any("notes.pdf (not a notebook)" in line for line in report.ignored)
     assert not any("DS_Store" in line or "MACOSX" in line for line in report.ignored + report.notes)
     for student in (JANE, JOHN, ZOE, MAX):
@@ -144,7 +148,8 @@ def test_students_are_registered_with_names_emails_and_lms_ids(moodle_class: Moo
             record = students[student.student_id]
             assert record.email == student.email
             assert record.lms_user_id == str(student.participant_id)
-        assert (students[JOHN.student_id].first_name, students[JOHN.student_id].last_name) == ("John", "Doe, Jr.")
+        john = students[JOHN.student_id]
+        assert (john.first_name, john.last_name) == ("John", "Doe, Jr.")
         assert students[ZOE.student_id].last_name == "Ünal"
 
 
@@ -185,7 +190,8 @@ def test_export_fills_the_worksheet_rows_and_keeps_its_format(moodle_class: Mood
 def test_points_are_not_scaled_when_the_maximum_grade_matches(moodle_class: MoodleClass) -> None:
     course = moodle_class.course
     possible = sum(row.max_score for row in cell_scores(course) if row.student == JANE.student_id)
-    worksheet = write_worksheet(moodle_class.exports.parent / "points.csv", STUDENTS, max_grade=f"{possible:.2f}")
+    worksheet = write_worksheet(moodle_class.exports.parent / "points.csv", STUDENTS,
+                                max_grade=f"{possible:.2f}")
     folder = moodle_class.exports / "points"
     export(course, folder / "scores.csv", LmsFiles(moodle_worksheet=worksheet, zero_missing=True))
     rows = {row[0]: row for row in read_rows(folder / MOODLE_WORKSHEET)[1:]}
@@ -201,14 +207,16 @@ def test_feedback_zip_has_a_folder_per_participant_with_their_html(moodle_class:
     course = moodle_class.course
     folder = moodle_class.exports / "worksheet"
     if not (folder / FEEDBACK_ZIP).exists():
-        export(course, folder / "scores.csv", LmsFiles(moodle_worksheet=moodle_class.worksheet, feedback_zip=True))
+        export(course, folder / "scores.csv",
+               LmsFiles(moodle_worksheet=moodle_class.worksheet, feedback_zip=True))
     with zipfile.ZipFile(folder / FEEDBACK_ZIP) as archive:
         names = archive.namelist()
         for student in (JANE, JOHN, ZOE, MAX):
             prefix = moodle_folder(student.full_name, student.participant_id)
             html = sorted(course.step_dir("feedback", student.student_id).glob("*.html"))
             assert html
-            assert sorted(n for n in names if n.startswith(prefix)) == sorted(f"{prefix}/{p.name}" for p in html)
+            expected = sorted(f"{prefix}/{p.name}" for p in html)
+            assert sorted(n for n in names if n.startswith(prefix)) == expected
             for path in html:
                 assert archive.read(f"{prefix}/{path.name}") == path.read_bytes()
         assert not any("_105_" in name for name in names)
@@ -265,7 +273,8 @@ def test_export_never_writes_over_its_input(moodle_class: MoodleClass) -> None:
     worksheet = shutil.copy(moodle_class.worksheet, folder / MOODLE_WORKSHEET)
     before = Path(worksheet).read_bytes()
     with pytest.raises(GraderError, match="input file and is never overwritten"):
-        export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=Path(worksheet)), force=True)
+        export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=Path(worksheet)),
+               force=True)
     assert Path(worksheet).read_bytes() == before
     assert not (folder / "scores.csv").exists()
 
@@ -274,11 +283,28 @@ def test_a_worksheet_saved_with_semicolons_is_written_with_commas(moodle_class: 
     text = moodle_class.worksheet.read_bytes().decode("utf-8-sig")
     rows = read_rows(moodle_class.worksheet)
     semicolons = moodle_class.exports.parent / "excel.csv"
-    semicolons.write_text("\r\n".join(";".join(f'"{c}"' if ";" in c else c for c in row) for row in rows) + "\r\n",
-                          encoding="utf-8")
+    lines = [";".join(f'"{c}"' if ";" in c else c for c in row) for row in rows]
+    semicolons.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
     assert "," in text
     folder = moodle_class.exports / "excel"
     result = export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=semicolons))
     assert any("the filled worksheet uses commas" in note for note in result.notes)
     filled = {row[0]: row for row in read_rows(folder / MOODLE_WORKSHEET)[1:]}
     assert filled["Participant 101"][4] == _expected_grade(moodle_class.course, JANE.student_id)
+
+
+def test_locked_rows_and_students_missing_from_the_worksheet_are_reported(moodle_class: MoodleClass) -> None:
+    path = write_worksheet(moodle_class.exports.parent / "partial.csv", [JANE, ZOE, NOBODY])
+    rows = read_rows(path)
+    rows[1][6] = "No"  # Jane's grade is locked in Moodle
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    folder = moodle_class.exports / "partial"
+    result = export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=path))
+    notes = "\n".join(result.notes)
+    assert f"{JANE.student_id}: Moodle says this grade cannot be changed" in notes
+    assert f"{JOHN.student_id}: graded but not in the grading worksheet" in notes
+    assert f"{MAX.student_id}: graded but not in the grading worksheet" in notes
+    filled = {row[0]: row for row in read_rows(folder / MOODLE_WORKSHEET)[1:]}
+    assert filled["Participant 101"][4] == ""
+    assert filled["Participant 103"][4] == _expected_grade(moodle_class.course, ZOE.student_id)

@@ -1,7 +1,8 @@
 """Builders of LMS files in the real formats, for the LMS tests (this module holds no tests).
 
-- Moodle "Download all submissions": a folder per participant, ``Full Name_<participant id>_assignsubmission_file``
-  (4.1+) or with a trailing "_" (earlier), or flat files ``Full Name_<id>_assignsubmission_file_<file>``;
+- Moodle "Download all submissions": a folder per participant,
+  ``Full Name_<participant id>_assignsubmission_file`` (4.1+) or with a trailing "_" (earlier), or flat
+  files ``Full Name_<id>_assignsubmission_file_<file>``;
 - Moodle "Download grading worksheet": Identifier ("Participant 12345"), Full name, Email address, Status,
   Grade, Maximum Grade, Grade can be changed, Last modified (submission), Last modified (grade),
   Feedback comments;
@@ -52,7 +53,8 @@ def zip_bytes(entries: Iterable[tuple[str, bytes]], date: tuple[int, ...] = DOWN
     return buffer.getvalue()
 
 
-def write_zip(path: Path, entries: Iterable[tuple[str, bytes]], date: tuple[int, ...] = DOWNLOAD_DATE) -> Path:
+def write_zip(path: Path, entries: Iterable[tuple[str, bytes]],
+              date: tuple[int, ...] = DOWNLOAD_DATE) -> Path:
     path.write_bytes(zip_bytes(entries, date))
     return path
 

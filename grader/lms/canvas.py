@@ -1,0 +1,160 @@
+"""Canvas's assignment files: the "Download Submissions" zip and the gradebook export.
+
+"Download Submissions" names each uploaded file
+``<sortable name>[_LATE]_<user id>_<attachment id>_<file name>``: the sortable name ("Doe, Jane") lower
+case with everything but letters, digits and "_" removed ("doejane"), "LATE" when the submission came
+after the due date (matched in any case), the student's Canvas user id, the id of the uploaded file
+(not of the submission), and its name as the student uploaded it (Canvas adds "-1", "-2" to repeated
+names).
+Text entries and URLs come as ``<name>_<user id>_text.html`` and ``..._link.html``.
+
+The gradebook export ("Grades, Export, Export Entire Gradebook") starts with the columns Student
+("Last, First"), ID (the user id), SIS User ID and SIS Login ID (when the instructor may see them),
+Section, then custom columns and one column per assignment titled ``<Title> (<assignment id>)``, then
+read-only totals. Its second line (third when some grades are posted manually) is "Points Possible".
+Canvas's import ("Grades, Import") reads the same layout, matches students by ID and assignments by
+the id in the column title, and leaves blank cells alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import GraderError
+from grader.lms.csvfile import CsvTable, read_csv
+from grader.lms.roster import CANVAS, Participant
+
+GET_GRADEBOOK = "in Canvas open Grades, then Export and 'Export Entire Gradebook'"
+STUDENT_COLUMNS = ("Student", "LastName", "FirstName", "ID", "SIS User ID", "SIS Login ID", "Integration ID",
+                   "Root Account", "Section")
+TOTALS = re.compile(r"Current Score|Current Points|Current Grade|Final Score|Final Points|Final Grade|"
+                    r"Override Score|Override Grade|Override Status")
+
+_FILE = re.compile(r"^(?P<name>.*?)(?:_(?P<late>late))?_(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$",
+                   re.IGNORECASE)
+_ONLINE = re.compile(r"^(?P<name>.*?)(?:_(?P<late>late))?_(?P<uid>\d+)_(text|link)\.html$", re.IGNORECASE)
+_TITLE_ID = re.compile(r"^(?P<title>.*)\s\((?P<id>\d+)\)\s*$")
+
+
+@dataclass(frozen=True)
+class CanvasFile:
+    """Where a file of the download belongs: the user, whether Canvas marked it late, and its name."""
+
+    name: str
+    user_id: str
+    late: bool
+    file_id: str
+    filename: str
+    inner: tuple[str, ...]
+
+    @property
+    def submission(self) -> str:
+        """The file-name prefix Canvas gave this user's submission."""
+        return f"{self.name}{'_LATE' if self.late else ''}_{self.user_id}"
+
+
+def parse_submission_path(parts: tuple[str, ...]) -> CanvasFile | None:
+    """The Canvas user a download path belongs to; None if no component is named like Canvas's."""
+    for index, part in enumerate(parts):
+        match = _FILE.match(part)
+        if match:
+            inner = (match.group("file"), *parts[index + 1:])
+            return CanvasFile(match.group("name"), match.group("uid"), bool(match.group("late")),
+                              match.group("aid"), match.group("file"), inner)
+    return None
+
+
+def is_online_entry(parts: tuple[str, ...]) -> bool:
+    """Whether the path is a Canvas text entry or URL page (not a file upload)."""
+    return any(_ONLINE.match(part) for part in parts)
+
+
+@dataclass
+class Gradebook:
+    """A Canvas gradebook export: the file as it is, where the student columns end, a participant per row."""
+
+    table: CsvTable
+    student_columns: int
+    id_column: int
+    points_row: list[str] | None
+    participants: list[Participant]
+    student_rows: list[list[str]]
+
+    def assignment_columns(self) -> list[int]:
+        """The columns of assignments (titled "Name (id)"), totals left out."""
+        return [index for index, title in enumerate(self.table.header)
+                if index >= self.student_columns and _TITLE_ID.match(title) and not TOTALS.search(title)]
+
+
+def read_gradebook(path: Path) -> Gradebook:
+    """Read a Canvas gradebook export; fails with one line if it is not one."""
+    table = read_csv(path, "Canvas gradebook export", f"{GET_GRADEBOOK} and pass that file")
+    header = [cell.strip() for cell in table.header]
+    first_last = header[:2] == ["LastName", "FirstName"]
+    id_column = 2 if first_last else 1
+    if len(header) <= id_column or header[id_column] != "ID" or not (first_last or header[0] == "Student"):
+        raise GraderError(f"{path}: not a Canvas gradebook export (it must start with the columns "
+                          f"'Student' and 'ID'); {GET_GRADEBOOK}.")
+    if "Section" not in header:
+        raise GraderError(f"{path}: the Canvas gradebook export has no 'Section' column, which Canvas's "
+                          f"import needs; {GET_GRADEBOOK}.")
+    student_columns = header.index("Section") + 1
+    points_row, participants, rows = None, [], []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(table.rows, start=2):
+        first_cell = table.cell(row, 0)
+        if "Points Possible" in first_cell:
+            points_row = row
+            continue
+        if all(re.fullmatch(r"\s*(Muted|Manual Posting.*)?\s*", cell, re.IGNORECASE) for cell in row):
+            continue
+        user_id = table.cell(row, id_column).strip()
+        if not user_id.isdigit():
+            raise GraderError(f"{path}: line {number} has no Canvas user id in its ID column "
+                              f"({user_id!r}); {GET_GRADEBOOK} again and do not edit that column.")
+        if user_id in seen:
+            raise GraderError(f"{path}: lines {seen[user_id]} and {number} are both for Canvas user "
+                              f"{user_id}; {GET_GRADEBOOK} again.")
+        seen[user_id] = number
+        participants.append(_participant(table, row, header, first_last, user_id))
+        rows.append(row)
+    return Gradebook(table, student_columns, id_column, points_row, participants, rows)
+
+
+def _participant(table: CsvTable, row: list[str], header: list[str], first_last: bool,
+                 user_id: str) -> Participant:
+    if first_last:
+        last, first = table.cell(row, 0).strip(), table.cell(row, 1).strip()
+    else:
+        last, _, first = table.cell(row, 0).strip().partition(",")
+        last, first = last.strip(), first.strip()
+    login = table.cell(row, header.index("SIS Login ID")).strip() if "SIS Login ID" in header else ""
+    full = f"{first} {last}".strip()
+    return Participant(CANVAS, user_id, full, first, last, login if "@" in login else None)
+
+
+def assignment_column(gradebook: Gradebook, wanted: str | None, default_name: str) -> tuple[int | None, str]:
+    """The column to fill: chosen by title, "title (id)" or id; the only assignment column; or a new one.
+
+    Returns (index or None for a new column, its title).
+    """
+    header = gradebook.table.header
+    columns = gradebook.assignment_columns()
+    if wanted:
+        for index in columns:
+            match = _TITLE_ID.match(header[index])
+            if wanted.strip() in (header[index].strip(), match.group("title").strip(), match.group("id")):  # type: ignore[union-attr]
+                return index, header[index]
+        return None, wanted.strip()
+    if len(columns) == 1:
+        return columns[0], header[columns[0]]
+    named = [index for index in columns if default_name.casefold() in header[index].casefold()]
+    if len(named) == 1:
+        return named[0], header[named[0]]
+    if not columns:
+        return None, default_name
+    titles = ", ".join(repr(header[index]) for index in columns)
+    raise GraderError(f"{gradebook.table.path}: {len(columns)} assignment columns ({titles}); choose the one "
+                      "to fill with --canvas-assignment 'TITLE (ID)'.")

@@ -1,0 +1,262 @@
+"""`grader collect`: an LMS "download all submissions" zip into nbgrader's submitted/ folders.
+
+The zip is only read. Everything is checked before anything is written: a damaged zip, a student the
+roster does not know or two submissions from one student stop the command with one line and change
+nothing. A student collected before is kept as is unless --force is given. Each collected submission gets
+a timestamp.txt with the time the LMS recorded (Moodle worksheet's "Last modified (submission)"), else
+the date of the student's entries in the download (when the LMS built it); a timestamp.txt the student
+uploaded is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from grader import ASSIGNMENT
+from grader.course import Course
+from grader.errors import GraderError
+from grader.lms import canvas, moodle
+from grader.lms.archive import ArchiveFile, read_download
+from grader.lms.notebook_names import NotebookMatcher
+from grader.lms.roster import CANVAS, MOODLE, Participant, enrich, register
+
+TIMESTAMP = "timestamp.txt"
+
+
+@dataclass
+class CollectReport:
+    """What collect did: who was collected, what was renamed, kept, ignored, and what needs a person."""
+
+    lms: str
+    collected: dict[str, list[str]] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    without_submission: list[str] = field(default_factory=list)
+    registered: int = 0
+    times_from: str = ""
+
+
+@dataclass
+class _Submission:
+    participant: Participant
+    files: list[tuple[ArchiveFile, tuple[str, ...]]] = field(default_factory=list)
+    prefixes: set[str] = field(default_factory=set)
+    late: bool = False
+
+
+@dataclass
+class _Plan:
+    student: str
+    notebooks: dict[str, bytes]
+    timestamp: datetime
+
+
+def collect(course: Course, download: Path, *, worksheet: Path | None = None,
+            participants: Path | None = None, canvas_gradebook: Path | None = None,
+            timezone: str | None = None, force: bool = False) -> CollectReport:
+    """Collect a Moodle or Canvas submissions zip into autograded/submitted and register the students."""
+    zone = _zone(timezone)
+    files = read_download(download)
+    lms = _detect(download, files)
+    roster = _roster(lms, worksheet, participants, canvas_gradebook)
+    report = CollectReport(lms, times_from="the worksheet" if worksheet else "the dates in the download")
+    submissions = _group(download, files, lms, roster, report)
+    people = list(roster.values()) if roster is not None else [s.participant for s in submissions.values()]
+    if participants is not None:
+        people = enrich(people, moodle.read_participants(participants))
+    matcher = NotebookMatcher(course)
+    plans = [plan for submission in submissions.values()
+             if (plan := _plan(submission, matcher, report, zone)) is not None]
+    report.without_submission = sorted(p.student_id for p in people if p.lms_id not in submissions)
+    report.registered = register(course, people)
+    for plan in plans:
+        _write(course, plan, force, report)
+    return report
+
+
+def _zone(timezone: str | None) -> ZoneInfo | None:
+    if not timezone:
+        return None
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise GraderError(f"--timezone {timezone}: unknown time zone; use a name like Europe/Berlin "
+                          "or UTC.") from None
+
+
+def _detect(download: Path, files: list[ArchiveFile]) -> str:
+    if any(moodle.parse_submission_path(f.parts) for f in files):
+        return MOODLE
+    if any(canvas.parse_submission_path(f.parts) for f in files):
+        return CANVAS
+    raise GraderError(f"{download}: no file in this zip is named like a Moodle or Canvas submission "
+                      "(such as 'Full Name_12345_assignsubmission_file_/...' or "
+                      "'doejane_12345_67890_file.ipynb'); pass the zip from Moodle's 'Download all "
+                      "submissions' or Canvas's 'Download Submissions'.")
+
+
+def _roster(lms: str, worksheet: Path | None, participants: Path | None,
+            gradebook: Path | None) -> dict[str, Participant] | None:
+    if lms == MOODLE and gradebook is not None:
+        raise GraderError(f"{gradebook}: a Canvas gradebook does not fit a Moodle download; pass the Moodle "
+                          "grading worksheet with --worksheet instead.")
+    if lms == CANVAS and (worksheet or participants):
+        path = worksheet or participants
+        raise GraderError(f"{path}: a Moodle file does not fit a Canvas download; pass the Canvas gradebook "
+                          "export with --canvas-gradebook instead.")
+    if worksheet is not None:
+        return {p.lms_id: p for p in moodle.read_worksheet(worksheet).participants}
+    if gradebook is not None:
+        return {p.lms_id: p for p in canvas.read_gradebook(gradebook).participants}
+    return None
+
+
+def _group(download: Path, files: list[ArchiveFile], lms: str, roster: dict[str, Participant] | None,
+           report: CollectReport) -> dict[str, _Submission]:
+    """The download's files by LMS user; unknown users and two submissions of one user are errors."""
+    submissions: dict[str, _Submission] = {}
+    source = "the worksheet" if lms == MOODLE else "the Canvas gradebook export"
+    for file in files:
+        found = moodle.parse_submission_path(file.parts) if lms == MOODLE else \
+            canvas.parse_submission_path(file.parts)
+        if found is None:
+            if not (lms == CANVAS and canvas.is_online_entry(file.parts)):
+                report.ignored.append(f"{file.where} (not in any student's submission)")
+            continue
+        if isinstance(found, moodle.MoodleFile):
+            lms_id, prefix, name, inner = found.participant_id, f"{found.submission} ({found.layout})", \
+                found.full_name, found.inner
+            if found.plugin != "file":
+                report.ignored.append(f"{file.where} (a {found.plugin} submission, not a file)")
+                continue
+        else:
+            lms_id, prefix, name, inner = found.user_id, found.submission, found.name, found.inner
+        if roster is not None and lms_id not in roster:
+            raise GraderError(f"{download}: {file.where!r} belongs to {lms} user {lms_id}, who is not in "
+                              f"{source}; download {source} again (all participants, no filter) and "
+                              "collect again.")
+        person = roster[lms_id] if roster is not None else Participant(lms, lms_id, name)
+        submission = submissions.setdefault(lms_id, _Submission(person))
+        submission.prefixes.add(prefix)
+        submission.late = submission.late or (isinstance(found, canvas.CanvasFile) and found.late)
+        if len(submission.prefixes) > 1:
+            first, second = sorted(submission.prefixes)[:2]
+            raise GraderError(f"{download}: two submissions from {lms} user {lms_id} ({first!r} and "
+                              f"{second!r}); keep only one of them in the zip (or download the submissions "
+                              "again) and collect again.")
+        submission.files.append((file, inner))
+    return submissions
+
+
+def _plan(submission: _Submission, matcher: NotebookMatcher, report: CollectReport,
+          zone: ZoneInfo | None) -> _Plan | None:
+    """Which file becomes which notebook for one student; every unclear case goes into the report."""
+    person = submission.participant
+    who = f"{person.student_id} ({person.full_name})" if person.full_name else person.student_id
+    candidates: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+    for file, inner in submission.files:
+        shown = "/".join(inner)
+        if file.problem:
+            report.problems.append(f"{who}: {shown}: {file.problem}; not collected.")
+        elif inner[-1].lower().endswith(".ipynb"):
+            found = matcher.identify(inner[-1], file.data)
+            if found.notebook is None:
+                report.problems.append(f"{who}: could not tell which notebook {shown!r} is (its name and "
+                                       f"cells match none, or several); not collected. If it is one of "
+                                       f"{', '.join(matcher.names)}, copy it into the student's folder "
+                                       "under that name.")
+                continue
+            note = found.note(inner[-1])
+            if note:
+                report.notes.append(f"{who}: {note}.")
+            if not found.readable:
+                report.notes.append(f"{who}: {shown!r} is not a readable notebook; collected as "
+                                    f"{found.notebook}.ipynb so that autograde reports it.")
+            candidates[found.notebook].append((shown, file.data))
+        elif inner[-1] == TIMESTAMP:
+            report.notes.append(f"{who}: ignored the {TIMESTAMP} in the submission; the time comes from "
+                                "the LMS.")
+        else:
+            report.ignored.append(f"{who}: {shown} (not a notebook)")
+    notebooks = {}
+    for name, files in candidates.items():
+        chosen = _choose(name, files, who, report)
+        if chosen is not None:
+            notebooks[name] = chosen
+    if submission.late:
+        report.notes.append(f"{who}: Canvas marks this submission late.")
+    if "draft" in person.status.casefold() or "entwurf" in person.status.casefold():
+        report.notes.append(f"{who}: Moodle's status is {person.status!r}; the draft was collected.")
+    if not notebooks:
+        report.problems.append(f"{who}: no notebook of the assignment among the files; nothing collected.")
+        return None
+    dates = [file.modified for file, _ in submission.files if file.modified is not None]
+    moment = person.submitted_at or (max(dates) if dates else None)
+    if person.submitted_at is None and report.times_from == "the worksheet" and moment is not None:
+        report.notes.append(f"{who}: the worksheet gives no submission time; used the date of the download, "
+                            f"{moment:%Y-%m-%d %H:%M}.")
+    if moment is None:
+        raise GraderError(f"{who}: the download has no date for this submission and no worksheet gives one; "
+                          "pass Moodle's grading worksheet with --worksheet.")
+    return _Plan(person.student_id, notebooks, moment.replace(tzinfo=zone) if zone else moment.astimezone())
+
+
+def _choose(name: str, files: list[tuple[str, bytes]], who: str, report: CollectReport) -> bytes | None:
+    """One file for a notebook: the only one, identical copies, or the one with the exact name."""
+    if len({hashlib.sha256(data).digest() for _, data in files}) == 1:
+        if len(files) > 1:
+            report.notes.append(f"{who}: {', '.join(repr(s) for s, _ in files)} are identical; "
+                                f"collected once as {name}.ipynb.")
+        return files[0][1]
+    exact = [(shown, data) for shown, data in files if shown.rsplit("/", 1)[-1] == f"{name}.ipynb"]
+    listing = ", ".join(repr(shown) for shown, _ in files)
+    if len(exact) == 1:
+        report.notes.append(f"{who}: {listing} are all {name} and differ; collected {exact[0][0]!r}, "
+                            "the one with the assignment's name.")
+        return exact[0][1]
+    report.problems.append(f"{who}: {listing} are all {name} and differ; none collected. Copy the right one "
+                           f"into the student's folder as {name}.ipynb.")
+    return None
+
+
+def _write(course: Course, plan: _Plan, force: bool, report: CollectReport) -> None:
+    """Write one student's submission folder, replacing an earlier one only with --force."""
+    folder = course.step_dir("submitted", plan.student)
+    stamp = plan.timestamp.isoformat(" ")
+    if folder.exists() and any(folder.iterdir()):
+        if _same(folder, plan, stamp):
+            report.unchanged.append(plan.student)
+            return
+        if not force:
+            report.kept.append(plan.student)
+            return
+    staging = folder.parent / f".{ASSIGNMENT}.collecting"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    for name, data in plan.notebooks.items():
+        (staging / f"{name}.ipynb").write_bytes(data)
+    (staging / TIMESTAMP).write_text(stamp + "\n", encoding="utf-8")
+    if folder.exists():
+        shutil.rmtree(folder)
+    staging.rename(folder)
+    report.collected[plan.student] = sorted(plan.notebooks)
+
+
+def _same(folder: Path, plan: _Plan, stamp: str) -> bool:
+    present = {path.name for path in folder.iterdir()}
+    wanted = {f"{name}.ipynb" for name in plan.notebooks} | {TIMESTAMP}
+    if present != wanted:
+        return False
+    if (folder / TIMESTAMP).read_text(encoding="utf-8").strip() != stamp:
+        return False
+    return all((folder / f"{name}.ipynb").read_bytes() == data for name, data in plan.notebooks.items())

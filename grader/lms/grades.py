@@ -1,0 +1,126 @@
+"""Each student's result as an LMS wants it: total, per-notebook summary, grade scaled to the LMS maximum.
+
+Grade scaling: the LMS gets the total points when its maximum equals the assignment's total (or is not
+known); when the instructor set another maximum in the LMS (Moodle's "Maximum Grade", Canvas's "Points
+Possible"), the grade is the total scaled to it, ``points / total possible * LMS maximum``, rounded to
+two decimals (the precision both LMSs show). The feedback comment always states the points.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from grader import ASSIGNMENT
+from grader.course import Course
+from grader.lms.roster import parse_student_id
+from grader.scores import cell_scores, notebook_totals
+
+GRADED, MISSING, NOT_GRADED = "graded", "missing", "not graded"
+
+
+@dataclass(frozen=True)
+class NotebookResult:
+    """One notebook of one student: points and whether it was graded, missing or could not be graded."""
+
+    name: str
+    score: float
+    max_score: float
+    state: str
+
+
+@dataclass(frozen=True)
+class StudentResult:
+    """A graded student: total points, the notebooks, and whether feedback files exist."""
+
+    student: str
+    score: float
+    max_score: float
+    notebooks: tuple[NotebookResult, ...]
+    feedback_files: int
+
+    def comment(self, lms_max: float | None = None) -> str:
+        """A short feedback text: total, then each notebook's points or why it has none."""
+        total = f"{ASSIGNMENT}: {number(self.score)} of {number(self.max_score)} points"
+        grade = scaled(self.score, self.max_score, lms_max)
+        if lms_max is not None and grade != round(self.score, 2):
+            total += f" (grade {number(grade)} of {number(lms_max)})"
+        parts = []
+        for notebook in self.notebooks:
+            points = f"{number(notebook.score)}/{number(notebook.max_score)}"
+            if notebook.state == MISSING:
+                parts.append(f"{notebook.name} not handed in ({points})")
+            elif notebook.state == NOT_GRADED:
+                parts.append(f"{notebook.name} could not be graded ({points})")
+            else:
+                parts.append(f"{notebook.name} {points}")
+        text = f"{total}. " + "; ".join(parts) + "."
+        if self.feedback_files:
+            text += " The feedback files show the result of every test."
+        return text
+
+
+def student_results(course: Course) -> dict[str, StudentResult]:
+    """Every student with grades in the gradebook, by nbgrader id."""
+    rows = cell_scores(course)
+    totals = notebook_totals(rows)
+    names = course.notebook_names()
+    results = {}
+    for student in sorted({row.student for row in rows}):
+        notebooks = []
+        for name in names:
+            score, maximum = totals.get((student, name), (0.0, 0.0))
+            notebooks.append(NotebookResult(name, score, maximum, _state(course, student, name)))
+        feedback = len(list(course.step_dir("feedback", student).glob("*.html")))
+        results[student] = StudentResult(student, sum(n.score for n in notebooks),
+                                         sum(n.max_score for n in notebooks), tuple(notebooks), feedback)
+    return results
+
+
+def _state(course: Course, student: str, notebook: str) -> str:
+    if (course.step_dir("autograded", student) / f"{notebook}.ipynb").exists():
+        return GRADED
+    if (course.step_dir("submitted", student) / f"{notebook}.ipynb").exists():
+        return NOT_GRADED
+    return MISSING
+
+
+def scaled(score: float, max_score: float, lms_max: float | None) -> float:
+    """The grade for the LMS: the points, or the points scaled to the LMS maximum when that differs."""
+    if lms_max is None or max_score <= 0 or abs(lms_max - max_score) < 1e-9:
+        return round(score, 2)
+    return round(score / max_score * lms_max, 2)
+
+
+def number(value: float, decimal_comma: bool = False) -> str:
+    """A number with at most two decimals and no trailing zeros ("7.5", "10"), with "," if asked."""
+    text = f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
+    text = "0" if text == "-0" else text
+    return text.replace(".", ",") if decimal_comma else text
+
+
+def parse_number(text: str) -> float | None:
+    """A number as an LMS prints it ("100.00", "100,00", "1,000.50"); None if it is not one."""
+    text = text.strip().replace("\u00a0", "").replace(" ", "")
+    if not re.fullmatch(r"-?[\d.,]+", text) or not re.search(r"\d", text):
+        return None
+    head, separator, tail = max(text.rpartition("."), text.rpartition(","), key=lambda parts: len(parts[0]))
+    if separator and len(tail) != 3:
+        text = re.sub(r"[.,]", "", head) + "." + tail
+    else:
+        text = re.sub(r"[.,]", "", text)
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def uses_decimal_comma(samples: list[str]) -> bool:
+    """Whether numbers in these cells are written with a decimal comma ("100,00")."""
+    return any(re.fullmatch(r"\s*-?\d+,\d{1,2}\s*", sample) for sample in samples)
+
+
+def unlisted(results: dict[str, StudentResult], listed: set[str], lms: str, where: str) -> list[str]:
+    """Notes for graded students of this LMS whom an LMS file does not list (their grade goes nowhere)."""
+    return [f"{sid}: graded but not in {where}; the grade is only in the scores CSV."
+            for sid in sorted(results) if sid not in listed and (parse_student_id(sid) or ("",))[0] == lms]
