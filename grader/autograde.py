@@ -13,7 +13,8 @@ import os
 import shutil
 import warnings
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import cache
 from multiprocessing import get_context
@@ -158,10 +159,38 @@ def _run(units: list[Unit], workers: int | None, scheduler: str | None) -> Itera
         for unit in units:
             yield unit, grade_unit(unit)
         return
-    with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(grade_unit, unit): unit for unit in units}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    yield from _run_in_pool(units, count)
+
+
+def _run_in_pool(units: list[Unit], count: int) -> Iterator[tuple[Unit, dict]]:
+    """At most `count` units in flight; a worker process that dies costs only the units it had."""
+    waiting = list(reversed(units))
+    breaks: dict[Unit, int] = {}
+    while waiting:
+        with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
+            running = {}
+            while waiting or running:
+                while waiting and len(running) < count:
+                    unit = waiting.pop()
+                    running[pool.submit(grade_unit, unit)] = unit
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in finished:
+                    unit = running.pop(future)
+                    try:
+                        yield unit, future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        breaks[unit] = breaks.get(unit, 0) + 1
+                        if breaks[unit] >= 2:
+                            yield unit, {"error": "the grading process died twice while grading it"}
+                        else:
+                            waiting.append(unit)
+                if broken:
+                    for unit in running.values():
+                        breaks[unit] = breaks.get(unit, 0) + 1
+                        waiting.append(unit)
+                    break
 
 
 @cache
