@@ -13,6 +13,7 @@ import builtins
 import contextlib
 import importlib.util
 import io
+import re
 import sys
 import time
 import warnings
@@ -29,11 +30,19 @@ from grader.notebooks import is_test
 from grader.sandbox import codec
 
 MAX_CRASHES = 3
+TEXT_LIMIT = 20_000
+FIGURE_LIMIT = 400_000
+MAX_FIGURES = 5
 _EXCEPTIONS: dict[str, type[Exception]] = {}
+_ENDINGS = re.compile(r"(exited with code -?\d{1,4}|killed by signal [A-Z0-9]{2,12})")
 
 
-class ProcessEnded(Exception):
-    """The student's code ended its own process (os._exit, a signal, a limit)."""
+class ProcessEnded(BaseException):
+    """The student's process ended or broke off while a test used it (os._exit, a signal, a limit).
+
+    A BaseException: the checks a test cell uses catch the student's exceptions (Exception), and
+    must not turn this into a verdict; the test cell stops and the notebook is reported "not graded".
+    """
 
 
 @dataclass
@@ -45,11 +54,27 @@ class NotebookRun:
 
 
 def student_exception(name: str) -> type[Exception]:
-    """An exception class with the student's exception's name (a builtin one where it exists)."""
+    """The builtin exception class of this name, or a generic one.
+
+    The name comes from the sandbox, so the student's code chooses it: a name of its own making could
+    carry what a hidden test handed to the code into the feedback. Only builtin names are kept.
+    """
     builtin = getattr(builtins, name, None)
     if isinstance(builtin, type) and issubclass(builtin, Exception):
         return builtin
-    return _EXCEPTIONS.setdefault(name, type(name, (Exception,), {}))
+    if name in ("KeyboardInterrupt", "SystemExit", "GeneratorExit"):
+        return _EXCEPTIONS.setdefault(name, type(name, (Exception,), {}))
+    return _EXCEPTIONS.setdefault("Exception", type("Exception", (Exception,), {}))
+
+
+def _ending(text: object) -> str:
+    """How the student's process ended, as the sandbox says; anything else it says is not repeated."""
+    match = _ENDINGS.fullmatch(str(text))
+    return match.group(0) if match else "ended unexpectedly"
+
+
+def _text(value: object, limit: int = TEXT_LIMIT) -> str:
+    return str(value)[:limit]
 
 
 class Session:
@@ -114,16 +139,19 @@ class Session:
         if not self.in_test or self.channel is None:
             raise ProcessEnded("the student's process for this test ended earlier")
         channel = self.channel
-        channel.send(message)
-        while True:
-            reply = channel.receive(self.remaining(self.limits.cell_seconds))
-            if "callback" in reply:
-                channel.send(self._run_callback(callbacks, reply))
-            elif "ended" in reply:
-                self.in_test = False
-                raise ProcessEnded(f"the code ended the process ({reply['ended']})")
-            else:
-                return reply
+        try:
+            channel.send(message)
+            while True:
+                reply = channel.receive(self.remaining(self.limits.cell_seconds))
+                if "callback" in reply:
+                    channel.send(self._run_callback(callbacks, reply))
+                elif "ended" in reply:
+                    self.in_test = False
+                    raise ProcessEnded(f"the student's code ended its process ({_ending(reply['ended'])})")
+                else:
+                    return reply
+        except SandboxCrashed as crash:
+            raise ProcessEnded(str(crash)) from None
 
     def _run_callback(self, callbacks: dict[int, Callable[..., Any]], reply: dict) -> dict:
         """Run a trusted function the student's code called; functions it passed stay in the sandbox."""
@@ -135,7 +163,7 @@ class Session:
         try:
             return {"result": codec.encode(function(*args))}
         except Exception as error:  # a reference function failing on the student's data
-            return {"error": f"{type(error).__name__}: {error}"}
+            return {"error": f"{type(error).__name__}: {error}"[:TEXT_LIMIT]}
 
 
 class SandboxFunction:
@@ -150,7 +178,7 @@ class SandboxFunction:
         reply = self.session.request({"op": "invoke", "id": self.ident,
                                       "args": [codec.encode(a) for a in args]}, self.callbacks)
         if "error" in reply:
-            raise RuntimeError(str(reply["error"]))
+            raise RuntimeError(_text(reply["error"]))
         return codec.decode(reply.get("result"))
 
 
@@ -189,10 +217,10 @@ class StudentFunction:
             category = student_exception(str(caught.get("category", "Warning")))
             if not (isinstance(category, type) and issubclass(category, Warning)):
                 category = UserWarning
-            warnings.warn(str(caught.get("message", "")), category, stacklevel=2)
+            warnings.warn(_text(caught.get("message", ""), 500), category, stacklevel=2)
         if "error" in reply:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
-            raise student_exception(str(error.get("type", "Exception")))(str(error.get("message", "")))
+            raise student_exception(str(error.get("type", "Exception")))(_text(error.get("message", "")))
         return codec.decode(reply.get("result"))
 
 
@@ -262,20 +290,25 @@ def _run_student_cell(cell: NotebookNode, count: int, session: Session, run: Not
 
 def _student_outputs(reply: dict, count: int) -> list[NotebookNode]:
     outputs = []
+    """The outputs of a student cell; the sandbox keeps them small, and so does this side (it may lie)."""
+    outputs = []
     for name in ("stdout", "stderr"):
         if reply.get(name):
-            outputs.append(from_dict({"output_type": "stream", "name": name, "text": str(reply[name])}))
-    for image in reply.get("figures") or []:
-        outputs.append(from_dict({"output_type": "display_data", "data": {"image/png": str(image)},
-                                  "metadata": {}}))
+            outputs.append(from_dict({"output_type": "stream", "name": name, "text": _text(reply[name])}))
+    figures = reply.get("figures") if isinstance(reply.get("figures"), list) else []
+    for image in figures[:MAX_FIGURES]:
+        if isinstance(image, str) and len(image) <= FIGURE_LIMIT * 4 // 3 + 4:
+            outputs.append(from_dict({"output_type": "display_data", "data": {"image/png": image},
+                                      "metadata": {}}))
     if reply.get("result") is not None:
         outputs.append(from_dict({"output_type": "execute_result", "execution_count": count,
-                                  "data": {"text/plain": str(reply["result"])}, "metadata": {}}))
+                                  "data": {"text/plain": _text(reply["result"])}, "metadata": {}}))
     error = reply.get("error")
     if isinstance(error, dict):
-        outputs.append(from_dict({"output_type": "error", "ename": str(error.get("ename", "Error")),
-                                  "evalue": str(error.get("evalue", "")),
-                                  "traceback": [str(line) for line in error.get("traceback", [])]}))
+        lines = error.get("traceback") if isinstance(error.get("traceback"), list) else []
+        outputs.append(from_dict({"output_type": "error", "ename": _text(error.get("ename", "Error"), 100),
+                                  "evalue": _text(error.get("evalue", "")),
+                                  "traceback": [_text(line, 2000) for line in lines[:50]]}))
     return outputs
 
 
@@ -290,8 +323,10 @@ def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Pat
         namespace = StudentNames(session)
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
             exec(compile(cell.source, f"<test {cell.metadata.nbgrader.grade_id}>", "exec"), namespace)
-    except SandboxCrashed as crash:
-        failure = ProcessEnded(f"grading stopped: {crash}")
+    except (SandboxCrashed, ProcessEnded) as crash:
+        # The student's process ended or broke off: the test is failed and the notebook reported.
+        # The process is replaced (its cells replayed) for the next test: it may have lied about ending.
+        failure = crash if isinstance(crash, ProcessEnded) else ProcessEnded(f"grading stopped: {crash}")
         run.problems.append(f"test {cell.metadata.nbgrader.grade_id}: {crash}")
         session.reset()
     except Exception as error:  # a failing test: its message is the verdict's explanation
@@ -305,9 +340,10 @@ def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Pat
         session.end_test()
     outputs = []
     if printed.getvalue():
-        outputs.append(from_dict({"output_type": "stream", "name": "stdout", "text": printed.getvalue()}))
+        outputs.append(from_dict({"output_type": "stream", "name": "stdout",
+                                  "text": _text(printed.getvalue())}))
     if failure is not None:
-        outputs.append(_error(type(failure).__name__, str(failure)))
+        outputs.append(_error(type(failure).__name__, _text(failure)))
     cell.outputs = outputs
 
 

@@ -31,11 +31,11 @@ MESSAGE_LIMIT = 32 << 20
 class Limits:
     """What one notebook may use."""
 
-    memory_bytes: int = 3 << 30
+    memory_bytes: int = 1 << 30
     cpu_seconds: int = 60
     wall_seconds: float = 120.0
     cell_seconds: float = 30.0
-    processes: int = 64
+    processes: int = 16
     file_bytes: int = 16 << 20
     open_files: int = 256
 
@@ -71,23 +71,33 @@ def _warn_fallback(reason: str) -> None:
         print(message, file=sys.stderr)
 
 
-def _bwrap_args() -> list[str]:
+TMPFS_BYTES = 256 << 20
+
+
+def _bwrap_args(binds: tuple[str, ...] = ()) -> list[str]:
+    """Everything read-only but /tmp, /dev/shm and /scratch (small, wiped after each notebook).
+
+    The zygote runs as the sandbox's pid 1 (--as-pid-1): the kernel does not deliver a signal to a
+    pid namespace's init from inside unless init handles it, so student code cannot kill the zygote.
+    """
     args = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--die-with-parent",
-            "--new-session", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
+            "--new-session", "--as-pid-1", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib32", "lib64", "sbin"):
         path = Path("/") / name
         if path.is_symlink():
             args += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    size = ["--size", str(TMPFS_BYTES)]
+    args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp", *size, "--tmpfs", "/dev/shm",
+             *size, "--tmpfs", "/scratch"]
     for path in ("/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/localtime"):
         if Path(path).exists():
             args += ["--ro-bind", path, path]
     for prefix in sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"]}):
         if not prefix.startswith("/usr/"):
             args += ["--ro-bind", prefix, prefix]
-    return [*args, "--dir", "/scratch", "--chdir", "/scratch"]
+    return [*args, *binds, "--remount-ro", "/", "--chdir", "/scratch"]
 
 
 def _environment(isolated: bool, control_fd: int, scratch: str) -> dict[str, str]:
@@ -117,7 +127,7 @@ class Zygote:
         fd = child.fileno()
         python = [sys.executable, "-E", "-s"]
         if self.isolated:
-            argv = ["bwrap", *_bwrap_args(), "--ro-bind", str(SANDBOX_CODE), INSIDE_CODE,
+            argv = ["bwrap", *_bwrap_args(("--ro-bind", str(SANDBOX_CODE), INSIDE_CODE)),
                     *python, f"{INSIDE_CODE}/worker.py"]
             scratch = "/scratch"
         else:

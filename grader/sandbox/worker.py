@@ -64,6 +64,8 @@ def prewarm() -> None:
 def zygote() -> None:
     """Serve notebooks one at a time on the control socket until told to quit."""
     prewarm()
+    # As the sandbox's pid 1 the zygote gets only the signals it handles: it handles none.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0: children cannot ptrace us
     control = socket.socket(fileno=int(os.environ["GRADER_CONTROL_FD"]))
@@ -168,12 +170,15 @@ def _wipe() -> None:
 def child(channel: socket.socket, limits: dict) -> None:
     """Run one notebook: files, student cells, then one grandchild per test cell."""
     os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.makedirs(SCRATCH, exist_ok=True)
     os.chdir(SCRATCH)
     sys.path.insert(0, SCRATCH)
     _limit(limits)
+    os.register_at_fork(after_in_child=_lower_priority_of_forks)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     builtins.get_ipython = lambda: _SHELL  # type: ignore[attr-defined]
+    builtins.display = _display  # type: ignore[attr-defined]
     while True:
         try:
             message = codec.receive(channel, 1 << 30)
@@ -217,6 +222,26 @@ class _Capture(io.StringIO):
         return len(text)
 
 
+_student_running = False
+
+
+def _lower_priority_of_forks() -> None:
+    """Processes the student's code forks run at a low priority: a fork bomb cannot starve other sandboxes."""
+    if _student_running:
+        with contextlib.suppress(OSError):
+            os.nice(10)
+
+
+@contextlib.contextmanager
+def _student_code():
+    global _student_running
+    _student_running = True
+    try:
+        yield
+    finally:
+        _student_running = False
+
+
 def _run_cell(source: str, namespace: dict) -> dict:
     """Execute one student cell like a notebook would; return its outputs as plain data."""
     from IPython.core.inputtransformer2 import TransformerManager
@@ -224,7 +249,8 @@ def _run_cell(source: str, namespace: dict) -> dict:
     out, err = _Capture(), _Capture()
     error = None
     result_text = None
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings(), \
+            _student_code():
         warnings.simplefilter("default")
         warnings.showwarning = _show_warning_on(err)
         try:
@@ -282,6 +308,13 @@ def _figures() -> list[str]:
                 images.append(base64.b64encode(buffer.getvalue()).decode())
     plt.close("all")
     return images
+
+
+def _display(*objects: Any, **kwargs: Any) -> None:
+    """IPython's display(): figures are shown after the cell anyway, anything else as its repr."""
+    for item in objects:
+        if type(item).__name__ != "Figure":
+            print(repr(item))
 
 
 class _Shell:
@@ -363,7 +396,7 @@ def _call(channel: socket.socket, message: dict, namespace: dict) -> dict:
     caught: list = []
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), \
-                warnings.catch_warnings(record=True) as caught:
+                warnings.catch_warnings(record=True) as caught, _student_code():
             warnings.simplefilter("always")
             result = function(*args)
         reply = {"result": codec.encode(result)}

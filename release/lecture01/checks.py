@@ -210,8 +210,9 @@ def expect_shape(outcome: Outcome, shape: tuple[int, ...]) -> None:
     """The outcome is an array of exactly this shape."""
     got = _as_array(outcome)
     if got.shape != tuple(shape):
-        lines = [f"{outcome.describe()} has shape {got.shape}, expected {tuple(shape)}."]
-        raise CheckFailed("\n".join(lines))
+        if outcome.hidden:  # the shape the code made of a hidden input could tell that input
+            raise CheckFailed(f"{outcome.describe()} returned an array of the wrong shape.")
+        raise CheckFailed(f"{outcome.describe()} has shape {got.shape}, expected {tuple(shape)}.")
 
 
 def expect_close(outcome: Outcome, expected: Any, *, mistakes: Mapping[str, Any] | None = None,
@@ -223,7 +224,9 @@ def expect_close(outcome: Outcome, expected: Any, *, mistakes: Mapping[str, Any]
         got = got.reshape(())
     if got.shape != want.shape:
         mistake = _matching_mistake(got, mistakes, rtol, atol)
-        _fail(outcome, f"has shape {got.shape}, expected shape {want.shape}", want, got, mistake)
+        problem = (f"has shape {got.shape}, expected shape {want.shape}" if not outcome.hidden
+                   else "has the wrong shape")
+        _fail(outcome, problem, want, got, mistake)
     if np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
         return
     problem = "returned a wrong value"
@@ -263,7 +266,9 @@ def expect_no_warning(outcome: Outcome, category: type[Warning] = RuntimeWarning
     """The call emitted no warning of this category (such as numpy's overflow warning)."""
     found = [w for w in outcome.warnings if issubclass(w.category, category)]
     if found:
+        # On a hidden test the warning's text is not shown: the student's code writes it.
+        detail = "" if outcome.hidden else f": {found[0].message}"
         raise CheckFailed(
-            f"{outcome.describe()} emitted a {category.__name__}: {found[0].message}. "
+            f"{outcome.describe()} emitted a {category.__name__}{detail}. "
             "A numerically stable implementation avoids it."
         )
