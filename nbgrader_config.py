@@ -31,6 +31,18 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "grader.preprocessors.DropEmptyNbgraderMetadata",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# A test cell the student deleted is put back (and run), instead of silently not counting.
+c.OverwriteCells.add_missing_cells = True
+
+c.SandboxedExecute.memory_bytes = 1 << 30
 c.SandboxedExecute.wall_seconds = 120
 c.SandboxedExecute.cell_seconds = 30
 

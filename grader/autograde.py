@@ -29,9 +29,7 @@ from nbgrader.preprocessors import (
     ClearOutput,
     DeduplicateIds,
     LimitOutput,
-    OverwriteCells,
     OverwriteKernelspec,
-    SaveAutoGrades,
 )
 from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
@@ -41,11 +39,17 @@ from grader import ASSIGNMENT
 from grader.course import Course
 from grader.errors import GraderError
 from grader.notebooks import read_notebook, write_notebook
-from grader.preprocessors import SandboxedExecute
+from grader.preprocessors import (
+    DropEmptyNbgraderMetadata,
+    OverwriteCellsShared,
+    SandboxedExecute,
+    SaveAutoGradesShared,
+)
 from grader.results import UnitRecord, load_record, save_record
 
-SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
-FINISH = (ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata)
+SANITIZE = (ClearOutput, DeduplicateIds, DropEmptyNbgraderMetadata, OverwriteKernelspec, OverwriteCellsShared,
+            CheckCellMetadata)
+FINISH = (ClearMetadataPreprocessor, LimitOutput, SaveAutoGradesShared, AssignLatePenalties)
 
 
 @dataclass
@@ -212,12 +216,14 @@ def grade_unit(unit: Unit) -> dict:
         resources = _resources(course, unit)
         for step in SANITIZE:
             notebook, resources = step(config=_config(unit.root))(notebook, resources)
-        resources["metadata"] = {"path": str(course.source)}
-        notebook, resources = _executor(unit.root).preprocess(notebook, resources)
     except GraderError as error:
         return {"error": str(error).removeprefix(f"{path}: ")}
-    except Exception as error:  # a malformed notebook nbgrader refuses: it costs only this unit
-        return {"error": f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"}
+    except Exception as error:  # nbgrader refuses the notebook: it costs only this unit
+        detail = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        return {"error": f"the notebook's grading cells or their metadata were changed ({detail}); "
+                         "ask for a resubmission made from the released notebook"}
+    resources["metadata"] = {"path": str(course.source)}
+    notebook, resources = _executor(unit.root).preprocess(notebook, resources)
     return {"notebook": notebook, "problems": resources.get("grader_problems", [])}
 
 

@@ -54,8 +54,14 @@ class Course:
         return Path(self._dirs.format_path(directory, student, ASSIGNMENT))
 
     def timestamp(self, student: str) -> str | None:
-        """The submission time nbgrader has for a student (from the timestamp file collect wrote)."""
-        return self._dirs.get_existing_timestamp(str(self.step_dir("submitted", student)))
+        """The submission time nbgrader has for a student (from the timestamp file collect wrote).
+
+        An unreadable timestamp file counts as no time (on time), never as an error for the batch.
+        """
+        try:
+            return self._dirs.get_existing_timestamp(str(self.step_dir("submitted", student)))
+        except (AttributeError, ValueError, OverflowError):  # nbgrader's own error path is broken
+            return None
 
     @property
     def source(self) -> Path:

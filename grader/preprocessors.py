@@ -7,7 +7,8 @@ from pathlib import Path
 
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells, SaveAutoGrades
 from traitlets import Bool, Float, Integer, List
 
 from grader.execute import execute
@@ -24,6 +25,20 @@ class ConciseErrors(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
                     output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+        return cell, resources
+
+
+class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
+    """Remove the empty nbgrader metadata DeduplicateIds leaves on copies of a graded cell.
+
+    A student who copied a cell keeps an ordinary cell; without this, CheckCellMetadata rejects
+    the empty metadata and the whole notebook would not be graded.
+    """
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        index: int) -> tuple[NotebookNode, ResourcesDict]:
+        if "nbgrader" in cell.get("metadata", {}) and not cell.metadata.nbgrader:
+            del cell.metadata["nbgrader"]
         return cell, resources
 
 
@@ -63,3 +78,46 @@ class SandboxedExecute(NbGraderPreprocessor):
         run = execute(nb, self.zygote(), files, folder / "checks.py", self.limits())
         resources["grader_problems"] = run.problems
         return run.notebook, resources
+
+
+_GRADEBOOKS: dict[str, Gradebook] = {}
+
+
+def shared_gradebook(db_url: str) -> Gradebook:
+    """One open gradebook per grading process: nbgrader would open (and check) it for every notebook."""
+    if db_url not in _GRADEBOOKS:
+        _GRADEBOOKS[db_url] = Gradebook(db_url)
+    return _GRADEBOOKS[db_url]
+
+
+class OverwriteCellsShared(OverwriteCells):
+    """nbgrader's OverwriteCells, reading the source cells through the process's shared gradebook."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = shared_gradebook(self.db_url)
+        try:
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
+            if self.add_missing_cells:
+                nb, resources = self.add_missing_grade_cells(nb, resources)
+                nb, resources = self.add_missing_task_cells(nb, resources)
+        finally:
+            self.gradebook.db.rollback()  # end the read: never hold a lock the supervisor waits for
+        return nb, resources
+
+
+class SaveAutoGradesShared(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, writing through the supervisor's shared gradebook."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.student_id = resources["nbgrader"]["student"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = shared_gradebook(self.db_url)
+        try:
+            return NbGraderPreprocessor.preprocess(self, nb, resources)
+        finally:
+            self.gradebook.db.commit()

@@ -45,7 +45,6 @@ ALLOWED_CHANGES = (r"gradebook\.db(-journal)?", r"graded/[^/]+/lecture01/[^/]+\.
                    r"graded/[^/]+/lecture01/checks\.py", r"results/[^/]+/[^/]+\.json")
 # nbgrader's DeduplicateIds leaves `"nbgrader": {}` on a copied cell, which CheckCellMetadata then refuses
 # (schema version 0): the unit is "not graded". Fixed by the change to grader/autograde.py in the report.
-NEEDS_DEDUPLICATE_FIX = "needs grader/autograde.py to drop the empty metadata DeduplicateIds leaves"
 RESUBMITTER = "resubmit"
 
 
@@ -215,9 +214,7 @@ def _attack(name: str) -> Attack:
 
 
 def _cases(kind: str) -> list:
-    fix = {"test-cell-duplicated", "duplicate-grade-id"}
-    return [pytest.param(a, id=a.name, marks=[pytest.mark.xfail(strict=True, reason=NEEDS_DEDUPLICATE_FIX)]
-                         if a.name in fix else []) for a in ATTACKS if a.kind == kind]
+    return [pytest.param(a, id=a.name) for a in ATTACKS if a.kind == kind]
 
 
 SAME = _cases("same")
@@ -416,7 +413,6 @@ def test_feedback_shows_each_tests_verdict_and_message(graded: Graded, feedback_
     assert "includes the j = y_i term" in text
 
 
-@pytest.mark.xfail(strict=True, reason="needs grader/course.py (Course.timestamp) to survive a bad timestamp")
 def test_a_timestamp_that_is_not_a_time_costs_only_its_student(make_course):
     course = make_course()
     submit(course, "good", {NOTEBOOK: solved_notebook(course, NOTEBOOK)})

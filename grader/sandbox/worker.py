@@ -56,6 +56,25 @@ def prewarm() -> None:
     from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
 
     plt.show = lambda *args, **kwargs: None
+    _draw_once(plt)
+
+
+def _draw_once(plt: Any) -> None:
+    """Draw and save one figure with text, maths and a legend, so fonts and renderers load before fork."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(5, 3))
+    left.plot([0, 1], [0, 1], label=r"$\sigma(z) = \frac{1}{1 + e^{-z}}$")
+    left.bar([0, 1], [1, 2])
+    left.scatter([0, 1], [1, 0])
+    left.contour([[0, 1], [1, 0]])
+    left.set_title("warm-up")
+    left.set_xlabel("z")
+    left.legend()
+    left.grid(True)
+    right.imshow([[0, 1], [1, 0]])
+    right.text(0, 0, "0.5")
+    fig.tight_layout()
+    fig.savefig(io.BytesIO(), format="png", dpi=72)
+    plt.close("all")
 
 
 # ----------------------------------------------------------------------------- zygote
