@@ -150,13 +150,7 @@ def _run(units: list[Unit], workers: int | None, scheduler: str | None) -> Itera
     if not units:
         return
     if scheduler:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-
-        with Client(scheduler) as client:
-            futures = {client.submit(grade_unit, unit, pure=False): unit for unit in units}
-            for future in dask_completed(futures):
-                yield futures[future], future.result()
+        yield from _run_on_dask(units, scheduler)
         return
     count = min(workers or os.cpu_count() or 1, len(units))
     if count == 1:
@@ -164,6 +158,23 @@ def _run(units: list[Unit], workers: int | None, scheduler: str | None) -> Itera
             yield unit, grade_unit(unit)
         return
     yield from _run_in_pool(units, count)
+
+
+def _run_on_dask(units: list[Unit], scheduler: str) -> Iterator[tuple[Unit, dict]]:
+    """The same units on a Dask cluster; a failing Dask worker costs only the unit it had."""
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise GraderError("--scheduler needs the Dask extra: pip install -e '.[dask]'") from None
+    with Client(scheduler) as client:
+        futures = {client.submit(grade_unit, unit, pure=False): unit for unit in units}
+        for future in dask_completed(futures):
+            try:
+                outcome = future.result()
+            except Exception as error:  # the worker died or could not run the unit
+                outcome = {"error": f"the Dask worker failed: {type(error).__name__}"}
+            yield futures[future], outcome
 
 
 def _run_in_pool(units: list[Unit], count: int) -> Iterator[tuple[Unit, dict]]:
@@ -174,7 +185,7 @@ def _run_in_pool(units: list[Unit], count: int) -> Iterator[tuple[Unit, dict]]:
         with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
             running = {}
             while waiting or running:
-                while waiting and len(running) < count:
+                while waiting and len(running) < 2 * count:  # busy while the supervisor saves
                     unit = waiting.pop()
                     running[pool.submit(grade_unit, unit)] = unit
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
