@@ -31,19 +31,11 @@ from grader.course import CONFIG_FILE, Course, new_course
 from grader.release import release
 from grader.samples import all_samples
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_autograde import PLAIN_NBGRADER
+
 REPO = Path(__file__).resolve().parent.parent
-PLAIN_CONFIG = '''
-# Plain nbgrader: its default autograde preprocessors, student code and tests in one kernel.
-c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-'''
+PLAIN_CONFIG = PLAIN_NBGRADER  # the same baseline as bench_autograde.py
 
 
 def build_class(course: Course, students: int) -> int:
