@@ -147,7 +147,8 @@ def demo_command(
     except GraderError as error:
         _fail(error)
     typer.echo(table)
-    typer.echo(f"\nThe demo class is in {demo_course.root} (feedback in autograded/feedback).")
+    typer.echo(f"\nThe demo class is in {demo_course.root}: feedback in autograded/feedback, "
+               "scores and the class report in autograded/exports.")
 
 
 # --- LMS commands (collect, bundle) are registered here ---

@@ -12,6 +12,7 @@ from grader.course import Course, new_course
 from grader.export import export_scores
 from grader.feedback import feedback
 from grader.release import release
+from grader.report import build_report
 from grader.samples import all_samples
 from grader.scores import cell_scores, notebook_totals
 
@@ -58,7 +59,9 @@ def run_demo(template: Course, into: Path | None = None) -> tuple[Course, str]:
         submit(course, student.name, student.notebooks)
     result = autograde(course)
     feedback(course)
-    export_scores(course, course.root / "autograded" / "exports" / "scores.csv")
+    exports = course.root / "autograded" / "exports"
+    export_scores(course, exports / "scores.csv")
+    build_report(course, exports / "report.html")
     return course, score_table(course, students, result)
 
 
