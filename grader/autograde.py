@@ -238,6 +238,17 @@ def grade_unit(unit: Unit) -> dict:
     return {"notebook": notebook, "problems": resources.get("grader_problems", [])}
 
 
+@cache
+def _finish_steps(root: str) -> tuple[type, ...]:
+    """FINISH, without the late-penalty step when the course sets no late-submission penalty."""
+    config = _config(root)
+    plugin = config.AssignLatePenalties.get("plugin_class")
+    penalty = config.LateSubmissionPlugin.get("penalty_method", "none")
+    if plugin is None and penalty == "none":
+        return tuple(step for step in FINISH if step is not AssignLatePenalties)
+    return FINISH
+
+
 def _resources(course: Course, unit: Unit) -> dict:
     return {"nbgrader": {"notebook": unit.notebook, "assignment": ASSIGNMENT, "student": unit.student,
                          "db_url": course.db_url}}
@@ -255,7 +266,7 @@ def _finish(course: Course, unit: Unit, outcome: dict) -> UnitRecord:
         return record
     notebook: NotebookNode = from_dict(outcome["notebook"])
     resources = _resources(course, unit)
-    for step in FINISH:
+    for step in _finish_steps(unit.root):
         notebook, resources = step(config=_config(unit.root))(notebook, resources)
     write_notebook(notebook, target)
     for support in _executor(unit.root).support_files:
