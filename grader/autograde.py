@@ -106,7 +106,9 @@ def autograde(course: Course, students: Iterable[str] | None = None, force: bool
 
 
 def _units(course: Course, students: list[str], force: bool, result: AutogradeResult) -> Iterator[Unit]:
+    """The units to grade: a unit whose submission and tests are unchanged since it was graded is skipped."""
     names = course.notebook_names()
+    tests = {name: _tests_digest(course, name) for name in names}
     with course.gradebook() as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
         for student in students:
@@ -120,12 +122,21 @@ def _units(course: Course, students: list[str], force: bool, result: AutogradeRe
                     _zero(gradebook, student, name)
                     save_record(course, UnitRecord(student, name, "missing", "not handed in"))
                     continue
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                digest = f"{hashlib.sha256(path.read_bytes()).hexdigest()}:{tests[name]}"
                 old = load_record(course, student, name)
                 if not force and old and old.digest == digest and old.status != "not graded":
                     result.skipped.append((student, name))
                     continue
                 yield Unit(str(course.root), student, name, digest)
+
+
+def _tests_digest(course: Course, name: str) -> str:
+    """What grading a notebook depends on besides the submission: its source notebook and the checks."""
+    digest = hashlib.sha256((course.source / f"{name}.ipynb").read_bytes())
+    for support in _executor(str(course.root)).support_files:
+        if (course.source / support).is_file():
+            digest.update((course.source / support).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _known(gradebook, student: str) -> bool:

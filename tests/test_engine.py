@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from grader import ASSIGNMENT
@@ -163,6 +164,21 @@ def test_a_changed_submission_is_graded_again(reference, tmp_path):
     rows = [r for r in cell_scores(course) if r.notebook == svm.notebook]
     assert {r.cell: r.score for r in rows if r.student == "ada"} == {
         r.cell: r.score for r in rows if r.student == "cleo"}  # ada now hands in cleo's mistake
+
+
+def test_changed_tests_grade_that_notebook_again(reference, tmp_path):
+    course = _copy(reference[0], tmp_path)
+    source = course.source / f"{NOTEBOOKS[0]}.ipynb"
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("An instructor's note added after grading."))
+    nbformat.write(notebook, source)
+
+    result = autograde(course, workers=2)
+
+    regraded = _all_units(course) - set(result.skipped)
+    students = ("ada", "ben", "cleo", "dan", "eve", "finn")
+    assert regraded == {(student, NOTEBOOKS[0]) for student in students} | {("finn", NOTEBOOKS[1])}
+    assert _outcome(course)[0] == _outcome(reference[0])[0]
 
 
 def test_grading_on_a_dask_cluster_gives_identical_scores(ungraded, reference, tmp_path):
