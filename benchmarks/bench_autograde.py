@@ -39,18 +39,16 @@ from grader.samples import all_samples
 from grader.scores import cell_scores
 
 REPO = Path(__file__).resolve().parent.parent
-PLAIN_NBGRADER = """
-# Benchmark baseline: nbgrader's own default autograde preprocessors (a Jupyter kernel per notebook).
-c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-"""
+def _nbgrader_defaults() -> str:
+    """nbgrader's own default autograde pipeline (Execute: a Jupyter kernel per notebook), as config."""
+    from nbgrader.converters import Autograde
+
+    steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    names = ", ".join(f'"{step.__module__}.{step.__name__}"' for step in steps)
+    return f"\n# Benchmark baseline: plain nbgrader.\nc.Autograde.autograde_preprocessors = [{names}]\n"
+
+
+PLAIN_NBGRADER = _nbgrader_defaults()
 BROKEN = b'{"cells": [{"cell_type": "code", "source": "import numpy as np'
 
 

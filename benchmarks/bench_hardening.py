@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_autograde import PLAIN_NBGRADER
 
 REPO = Path(__file__).resolve().parent.parent
-PLAIN_CONFIG = PLAIN_NBGRADER  # the same baseline as bench_autograde.py
 
 
 def build_class(course: Course, students: int) -> int:
@@ -84,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.copytree(template.root, folder / name)
             copies[name] = Course(folder / name)
         with open(copies["plain"].root / CONFIG_FILE, "a", encoding="utf-8") as config:
-            config.write(PLAIN_CONFIG)
+            config.write(PLAIN_NBGRADER)
 
         print(f"{args.students} students, {notebooks} notebooks (correct, mistaken, broken); "
               f"{os.cpu_count()} cores", flush=True)
