@@ -30,7 +30,7 @@ from grader.lms.feedback_zip import feedback_zip
 from grader.lms.grades import student_results
 from grader.lms.moodle import read_worksheet
 from grader.lms.worksheet import fill_worksheet
-from grader.scores import CellScore, cell_scores
+from grader.scores import CellScore, cell_scores, student_totals
 
 MOODLE_WORKSHEET = "moodle-grading-worksheet.csv"
 CANVAS_IMPORT = "canvas-grades-import.csv"
@@ -50,9 +50,9 @@ def export_scores(course: Course, path: Path, force: bool = False) -> Path:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
     writer.writerow(["student", *IDENTITY_COLUMNS, "total", "max_total", *columns])
+    totals = student_totals(rows)
     for student, scores in _by_student(rows).items():
-        total = sum(row.score for row in scores)
-        maximum = sum(row.max_score for row in scores)
+        total, maximum = totals[student]
         per_column = _per_column(scores)
         writer.writerow([student, *identities.get(student, [""] * len(IDENTITY_COLUMNS)), _number(total),
                          _number(maximum), *(_number(per_column.get(column, 0.0)) for column in columns)])

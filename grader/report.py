@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from grader.course import Course
 from grader.errors import GraderError
 from grader.results import UnitRecord, load_records
-from grader.scores import cell_scores
+from grader.scores import cell_scores, student_totals
 
 BINS = 10
 TOP_MISTAKES = 15
@@ -80,9 +80,7 @@ def summarize(course: Course) -> ClassSummary:
     if not records:
         raise GraderError(f"{course.root}: no grading results yet; run `grader autograde` first.")
     summary = ClassSummary()
-    for row in cell_scores(course):
-        score, maximum = summary.totals.get(row.student, (0.0, 0.0))
-        summary.totals[row.student] = (score + row.score, maximum + row.max_score)
+    summary.totals = student_totals(cell_scores(course))
     summary.histogram = histogram(summary.totals.values())
     summary.rates = _rates(records, course.notebook_names())
     summary.mistakes = _mistakes(records)

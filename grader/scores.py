@@ -38,3 +38,12 @@ def notebook_totals(rows: list[CellScore]) -> dict[tuple[str, str], tuple[float,
         score, maximum = totals.get((row.student, row.notebook), (0.0, 0.0))
         totals[(row.student, row.notebook)] = (score + row.score, maximum + row.max_score)
     return totals
+
+
+def student_totals(rows: list[CellScore]) -> dict[str, tuple[float, float]]:
+    """(score, max) per student, over all notebooks."""
+    totals: dict[str, tuple[float, float]] = {}
+    for row in rows:
+        score, maximum = totals.get(row.student, (0.0, 0.0))
+        totals[row.student] = (score + row.score, maximum + row.max_score)
+    return totals
