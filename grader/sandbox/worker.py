@@ -118,22 +118,13 @@ def zygote() -> None:
 def _wait_for_end(control: socket.socket, pid: int) -> str:
     """Wait for the trusted side's word that the notebook is done; say how the child ended."""
     pidfd = os.pidfd_open(pid)  # Linux only, like the sandbox itself
-    status = "stopped while running"
     try:
-        while True:
-            ready, _, _ = select.select([control, pidfd], [], [])
-            if pidfd in ready:
-                _, code = os.waitpid(pid, 0)
-                status = _describe_status(code)
-                os.close(pidfd)
-                pidfd = -1
-                select.select([control], [], [])
-            if control in ready or pidfd == -1:
-                control.recv(4096)
-                return status
+        ready, _, _ = select.select([control, pidfd], [], [])
+        status = _describe_status(os.waitpid(pid, 0)[1]) if pidfd in ready else "stopped while running"
+        control.recv(4096)  # the word to stop (waited for, when the child ended first)
+        return status
     finally:
-        if pidfd != -1:
-            os.close(pidfd)
+        os.close(pidfd)
 
 
 def _describe_status(status: int) -> str:
