@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from grader.notebooks import HIDDEN_DELIMITERS, SOLUTION_DELIMITERS
 from grader.release import release
 
 REPO = Course(Path(__file__).resolve().parent.parent)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +78,27 @@ def secret_lines(source_notebook: NotebookNode,
     visible = "\n".join(public)
     return {line for line in secret - public
             if len(line) > 20 and not line.startswith("#") and line not in visible}
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator:
+    """Headless Chromium (Debian's package) driven by selenium; one browser for the session."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("browser tests need Debian's chromium and chromium-driver: apt-get install chromium "
+                    "chromium-driver (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,1024", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
