@@ -18,10 +18,15 @@ c.CourseDirectory.submitted_directory = os.path.join("autograded", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("autograded", "graded")
 c.CourseDirectory.feedback_directory = os.path.join("autograded", "feedback")
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "autograded", "gradebook.db")
+# The grader's own folders beside nbgrader's: grading records, and exports (scores, LMS files, reports).
+c.GraderFolders.results_directory = os.path.join("autograded", "results")
+c.GraderFolders.exports_directory = os.path.join("autograded", "exports")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store", "__MACOSX"]
 
-# Grading runs student cells in a sandbox and decides every test in the trusted process
-# (grader.preprocessors.SandboxedExecute replaces nbgrader's Execute; see README, "How grading works").
+# The grading pipeline of both `nbgrader autograde` and `grader autograde` (which runs these same lists:
+# the sanitize steps and the autograde steps up to SandboxedExecute in its workers, the rest in the
+# supervising process). Student cells run in a sandbox and every test is decided in the trusted process
+# (grader.preprocessors.SandboxedExecute replaces nbgrader's Execute; see docs/sandbox.md).
 c.Autograde.autograde_preprocessors = [
     "grader.preprocessors.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
@@ -46,10 +51,12 @@ c.SandboxedExecute.memory_bytes = 1 << 30
 c.SandboxedExecute.wall_seconds = 120
 c.SandboxedExecute.cell_seconds = 30
 
-# Feedback shows each test's verdict and message, never hidden test code or tracebacks into it.
+# Feedback shows each test's verdict and message, never hidden test code or tracebacks into it, and
+# nothing a student wrote as live HTML (no script runs in a feedback page).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
+    "grader.preprocessors.ClearHiddenTestsSafely",
     "grader.preprocessors.ConciseErrors",
+    "grader.preprocessors.UntrustedMarkup",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

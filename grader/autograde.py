@@ -1,9 +1,11 @@
 """`grader autograde`: grade a whole class in parallel, safely, with progress and resumption.
 
 Each (student, notebook) is one unit of work: one submitted notebook in, one result out. Workers
-(processes on this machine, or a Dask cluster) sanitize the notebook with nbgrader's preprocessors
-and run it with `SandboxedExecute`; only this supervising process writes the gradebook, the graded
-notebooks and the result records, so an interrupted run resumes where it stopped.
+(processes on this machine, or a Dask cluster) run the course's configured sanitize steps and
+autograde steps up to the executing one (grader.pipeline); the supervising process runs the rest
+(saving grades, late penalties) and alone writes the gradebook, the graded notebooks and the
+records, so an interrupted run resumes where it stopped. Every unit is guarded: whatever goes
+wrong with one notebook makes that notebook "not graded" with a reason, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -20,36 +22,19 @@ from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbformat import NotebookNode, from_dict
 from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import (
-    AssignLatePenalties,
-    CheckCellMetadata,
-    ClearOutput,
-    DeduplicateIds,
-    LimitOutput,
-    OverwriteKernelspec,
-)
 from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 from traitlets.config import Config
 
-from grader import ASSIGNMENT
+from grader import pipeline
 from grader.course import Course
 from grader.errors import GraderError
-from grader.notebooks import read_notebook, write_notebook
-from grader.preprocessors import (
-    DropEmptyNbgraderMetadata,
-    OverwriteCellsShared,
-    SandboxedExecute,
-    SaveAutoGradesShared,
-)
-from grader.results import UnitRecord, load_record, save_record
-
-SANITIZE = (ClearOutput, DeduplicateIds, DropEmptyNbgraderMetadata, OverwriteKernelspec, OverwriteCellsShared,
-            CheckCellMetadata)
-FINISH = (ClearMetadataPreprocessor, LimitOutput, SaveAutoGradesShared, AssignLatePenalties)
+from grader.notebooks import parse_notebook, read_submission, write_notebook
+from grader.outcomes import graded_problems
+from grader.records import UnitRecord, load_record, save_record
+from grader.status import Status
 
 
 @dataclass
@@ -67,75 +52,81 @@ class Unit:
     """One submitted notebook to grade."""
 
     root: str
+    assignment: str
     student: str
     notebook: str
     digest: str
 
 
-def submitted_students(course: Course) -> list[str]:
-    """Students with a submission folder for this assignment."""
-    root = course.step_dir("submitted", "*").parent.parent
-    return sorted(path.parent.name for path in root.glob(f"*/{ASSIGNMENT}") if path.is_dir())
-
-
 def autograde(course: Course, students: Iterable[str] | None = None, force: bool = False,
               workers: int | None = None, scheduler: str | None = None,
-              progress: bool = False) -> AutogradeResult:
-    """Grade the submissions of `students` (default: everyone who submitted).
+              progress: bool = False, assignment: str | None = None) -> AutogradeResult:
+    """Grade the submissions of `students` (default: everyone who submitted) to `assignment`.
 
     Already graded, unchanged submissions are skipped unless `force`. `workers` processes run
     in parallel (default: one per core); with `scheduler` (tcp://host:port) a Dask cluster does.
     """
-    everyone = submitted_students(course)
+    assignment = course.assignment(assignment)
+    everyone = course.students("submitted", assignment)
     chosen = sorted(set(students)) if students is not None else everyone
     for student in chosen:
         if student not in everyone:
-            raise GraderError(f"{course.step_dir('submitted', student)}: no submission for student "
+            raise GraderError(f"{course.folder('submitted', assignment, student)}: no submission for student "
                               f"{student!r}; check the id or collect the submissions first.")
     result = AutogradeResult()
-    units = list(_units(course, chosen, force, result))
+    units = list(_units(course, assignment, chosen, force, result))
     done = _run(units, workers, scheduler)
     for unit, outcome in tqdm(done, total=len(units), disable=not progress, unit="notebook",
                               desc="grading", dynamic_ncols=True):
-        record = _finish(course, unit, outcome)
-        if record.status == "not graded":
+        record = finish(course, unit, outcome)
+        if record.status is Status.NOT_GRADED:
             result.not_graded[(unit.student, unit.notebook)] = record.reason
-    names = course.notebook_names()
+    names = course.notebook_names(assignment)
     result.graded = [s for s in chosen if not all((s, n) in result.not_graded for n in names)]
     return result
 
 
-def _units(course: Course, students: list[str], force: bool, result: AutogradeResult) -> Iterator[Unit]:
+def _units(course: Course, assignment: str, students: list[str], force: bool,
+           result: AutogradeResult) -> Iterator[Unit]:
     """The units to grade: a unit whose submission and tests are unchanged since it was graded is skipped."""
-    names = course.notebook_names()
-    tests = {name: _tests_digest(course, name) for name in names}
-    with course.gradebook() as gradebook, warnings.catch_warnings():
+    names = course.notebook_names(assignment)
+    tests = {name: _tests_digest(course, assignment, name) for name in names}
+    with course.gradebook(assignment) as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
         for student in students:
             if not _known(gradebook, student):
                 gradebook.update_or_create_student(student)
-            gradebook.update_or_create_submission(ASSIGNMENT, student, timestamp=course.timestamp(student))
+            gradebook.update_or_create_submission(assignment, student,
+                                                  timestamp=course.timestamp(assignment, student))
             for name in names:
-                path = course.step_dir("submitted", student) / f"{name}.ipynb"
-                if not path.exists():
+                path = course.folder("submitted", assignment, student) / f"{name}.ipynb"
+                if not path.exists() and not path.is_symlink():
                     result.missing.append((student, name))
-                    _zero(gradebook, student, name)
-                    save_record(course, UnitRecord(student, name, "missing", "not handed in"))
+                    _zero(gradebook, assignment, student, name)
+                    save_record(course, assignment, UnitRecord(student, name, Status.MISSING, "not handed in"))
                     continue
-                digest = f"{hashlib.sha256(path.read_bytes()).hexdigest()}:{tests[name]}"
-                old = load_record(course, student, name)
-                if not force and old and old.digest == digest and old.status != "not graded":
+                try:
+                    data = read_submission(path, course.step_root("submitted", assignment))
+                except GraderError as error:
+                    reason = str(error).removeprefix(f"{path}: ")
+                    _fail(course, gradebook, Unit(str(course.root), assignment, student, name, ""), reason)
+                    result.not_graded[(student, name)] = reason
+                    continue
+                digest = f"{hashlib.sha256(data).hexdigest()}:{tests[name]}"
+                old = load_record(course, assignment, student, name)
+                if not force and old and old.digest == digest and old.status is Status.GRADED:
                     result.skipped.append((student, name))
                     continue
-                yield Unit(str(course.root), student, name, digest)
+                yield Unit(str(course.root), assignment, student, name, digest)
 
 
-def _tests_digest(course: Course, name: str) -> str:
+def _tests_digest(course: Course, assignment: str, name: str) -> str:
     """What grading a notebook depends on besides the submission: its source notebook and the checks."""
-    digest = hashlib.sha256((course.source / f"{name}.ipynb").read_bytes())
-    for support in _executor(str(course.root)).support_files:
-        if (course.source / support).is_file():
-            digest.update((course.source / support).read_bytes())
+    source = course.folder("source", assignment)
+    digest = hashlib.sha256((source / f"{name}.ipynb").read_bytes())
+    for support in _support_files(str(course.root)):
+        if (source / support).is_file():
+            digest.update((source / support).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -147,9 +138,9 @@ def _known(gradebook, student: str) -> bool:
     return True
 
 
-def _zero(gradebook, student: str, notebook: str) -> None:
+def _zero(gradebook, assignment: str, student: str, notebook: str) -> None:
     """Clear a notebook's grades: nothing of an earlier grading survives a failed one."""
-    submission = gradebook.find_submission_notebook(notebook, ASSIGNMENT, student)
+    submission = gradebook.find_submission_notebook(notebook, assignment, student)
     for grade in submission.grades:
         grade.auto_score = 0
         grade.needs_manual_grade = False
@@ -189,10 +180,19 @@ def _run_on_dask(units: list[Unit], scheduler: str) -> Iterator[tuple[Unit, dict
 
 
 def _run_in_pool(units: list[Unit], count: int) -> Iterator[tuple[Unit, dict]]:
-    """At most `count` units in flight; a worker process that dies costs only the units it had."""
+    """Units in parallel; when a worker process dies, only the unit that killed it is lost.
+
+    A dying process takes down the whole pool and every unit in flight with it. Those units are
+    suspects: each is graded again on its own, so the one that kills its process is found (and
+    reported "not graded"), and its innocent neighbours are graded as usual.
+    """
     waiting = list(reversed(units))
-    breaks: dict[Unit, int] = {}
-    while waiting:
+    suspects: list[Unit] = []
+    while waiting or suspects:
+        if suspects:
+            unit = suspects.pop()
+            yield unit, _grade_alone(unit)
+            continue
         with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
             running = {}
             while waiting or running:
@@ -207,16 +207,19 @@ def _run_in_pool(units: list[Unit], count: int) -> Iterator[tuple[Unit, dict]]:
                         yield unit, future.result()
                     except BrokenProcessPool:
                         broken = True
-                        breaks[unit] = breaks.get(unit, 0) + 1
-                        if breaks[unit] >= 2:
-                            yield unit, {"error": "the grading process died twice while grading it"}
-                        else:
-                            waiting.append(unit)
+                        suspects.append(unit)
                 if broken:
-                    for unit in running.values():
-                        breaks[unit] = breaks.get(unit, 0) + 1
-                        waiting.append(unit)
+                    suspects.extend(running.values())
                     break
+
+
+def _grade_alone(unit: Unit) -> dict:
+    """Grade one unit in a process of its own; if that process dies, the unit is what killed it."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        try:
+            return pool.submit(grade_unit, unit).result()
+        except BrokenProcessPool:
+            return {"error": "grading it ended the grading process itself (graded alone, it died again)"}
 
 
 @cache
@@ -225,82 +228,87 @@ def _config(root: str) -> Config:
 
 
 @cache
-def _executor(root: str) -> SandboxedExecute:
-    return SandboxedExecute(config=_config(root))
+def _steps(root: str) -> pipeline.GradingSteps:
+    return pipeline.grading_steps(_config(root))
+
+
+def _support_files(root: str) -> list[str]:
+    return list(getattr(_steps(root).executor(), "support_files", []))
 
 
 def grade_unit(unit: Unit) -> dict:
-    """Sanitize and run one submitted notebook (in a worker); the outcome is plain data."""
+    """Run one submitted notebook through the worker's steps (in a worker); the outcome is plain data.
+
+    Nothing raises out of here: any failure is this unit's "not graded" reason.
+    """
     course = Course(Path(unit.root))
-    path = course.step_dir("submitted", unit.student) / f"{unit.notebook}.ipynb"
+    path = course.folder("submitted", unit.assignment, unit.student) / f"{unit.notebook}.ipynb"
     try:
-        notebook = read_notebook(path)
+        notebook = parse_notebook(read_submission(path, course.step_root("submitted", unit.assignment)), path)
         resources = _resources(course, unit)
-        for step in SANITIZE:
-            notebook, resources = step(config=_config(unit.root))(notebook, resources)
+        notebook, resources = pipeline.run(_steps(unit.root).in_worker, notebook, resources)
+        return {"notebook": notebook, "problems": resources.get("grader_problems", [])}
     except GraderError as error:
         return {"error": str(error).removeprefix(f"{path}: ")}
-    except Exception as error:  # nbgrader refuses the notebook: it costs only this unit
-        detail = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        return {"error": f"the notebook's grading cells or their metadata were changed ({detail}); "
-                         "ask for a resubmission made from the released notebook"}
-    resources["metadata"] = {"path": str(course.source)}
-    notebook, resources = _executor(unit.root).preprocess(notebook, resources)
-    return {"notebook": notebook, "problems": resources.get("grader_problems", [])}
-
-
-@cache
-def _finish_steps(root: str) -> tuple[type, ...]:
-    """FINISH, without the late-penalty step when the course sets no late-submission penalty."""
-    config = _config(root)
-    plugin = config.AssignLatePenalties.get("plugin_class")
-    penalty = config.LateSubmissionPlugin.get("penalty_method", "none")
-    if plugin is None and penalty == "none":
-        return tuple(step for step in FINISH if step is not AssignLatePenalties)
-    return FINISH
+    except Exception as error:  # nbgrader refuses the notebook, or grading it failed: only this unit
+        detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+        if type(error).__module__.startswith("nbgrader") or "metadata" in str(error).lower():
+            return {"error": f"the notebook's grading cells or their metadata were changed ({detail}); "
+                             "ask for a resubmission made from the released notebook"}
+        return {"error": f"grading it failed ({detail})"}
 
 
 def _resources(course: Course, unit: Unit) -> dict:
-    return {"nbgrader": {"notebook": unit.notebook, "assignment": ASSIGNMENT, "student": unit.student,
-                         "db_url": course.db_url}}
+    return {"nbgrader": {"notebook": unit.notebook, "assignment": unit.assignment, "student": unit.student,
+                         "db_url": course.db_url},
+            "metadata": {"path": str(course.folder("source", unit.assignment)), "name": unit.notebook}}
 
 
-def _finish(course: Course, unit: Unit, outcome: dict) -> UnitRecord:
-    """Save grades and the graded notebook of one unit (only the supervisor does this)."""
-    target = course.step_dir("autograded", unit.student) / f"{unit.notebook}.ipynb"
+def finish(course: Course, unit: Unit, outcome: dict) -> UnitRecord:
+    """Save grades and the graded notebook of one unit (only the supervisor does this); never raises."""
     if "error" in outcome:
-        with course.gradebook() as gradebook:
-            _zero(gradebook, unit.student, unit.notebook)
-        target.unlink(missing_ok=True)
-        record = UnitRecord(unit.student, unit.notebook, "not graded", outcome["error"], unit.digest)
-        save_record(course, record)
-        return record
-    notebook: NotebookNode = from_dict(outcome["notebook"])
+        return _record_failure(course, unit, str(outcome["error"]))
+    try:
+        return _save(course, unit, from_dict(outcome["notebook"]))
+    except Exception as error:  # saving failed (encoding, nbgrader, the file system): only this unit
+        detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
+        return _record_failure(course, unit, f"its graded notebook could not be saved ({detail})")
+
+
+def _save(course: Course, unit: Unit, notebook: NotebookNode) -> UnitRecord:
     resources = _resources(course, unit)
-    for step in _finish_steps(unit.root):
-        notebook, resources = step(config=_config(unit.root))(notebook, resources)
-    write_notebook(notebook, target)
-    for support in _executor(unit.root).support_files:
-        if (course.source / support).is_file():
-            shutil.copy2(course.source / support, target.parent / support)
-    problems = outcome.get("problems", [])
-    status = "not graded" if problems else "graded"
-    record = UnitRecord(unit.student, unit.notebook, status, "; ".join(problems), unit.digest,
-                        cells=_cell_results(notebook))
-    save_record(course, record)
+    notebook, resources = pipeline.run(_steps(unit.root).in_supervisor, notebook, resources)
+    graded = course.folder("autograded", unit.assignment, unit.student)
+    write_notebook(notebook, graded / f"{unit.notebook}.ipynb")
+    source = course.folder("source", unit.assignment)
+    for support in _support_files(unit.root):
+        if (source / support).is_file():
+            target = graded / support
+            target.unlink(missing_ok=True)  # nbgrader leaves it read-only
+            shutil.copyfile(source / support, target)
+    problems = graded_problems(notebook)
+    status = Status.NOT_GRADED if problems else Status.GRADED
+    record = UnitRecord(unit.student, unit.notebook, status, "; ".join(problems), unit.digest)
+    save_record(course, unit.assignment, record)
     return record
 
 
-def _cell_results(notebook: NotebookNode) -> list[dict]:
-    """Each test cell's verdict and message, as the graded notebook shows it."""
-    from nbgrader.utils import determine_grade, is_grade
+def _record_failure(course: Course, unit: Unit, reason: str) -> UnitRecord:
+    try:
+        with course.gradebook(unit.assignment) as gradebook:
+            return _fail(course, gradebook, unit, reason)
+    except Exception as error:  # the gradebook itself failed: still record why, and go on
+        record = UnitRecord(unit.student, unit.notebook, Status.NOT_GRADED,
+                            f"{reason}; its grades could not be cleared ({type(error).__name__})", unit.digest)
+        save_record(course, unit.assignment, record)
+        return record
 
-    cells = []
-    for cell in notebook.cells:
-        if is_grade(cell) and cell.cell_type == "code":
-            score, max_score = determine_grade(cell)
-            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            message = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else ""
-            cells.append({"cell": cell.metadata.nbgrader.grade_id, "score": score, "max_score": max_score,
-                          "message": message})
-    return cells
+
+def _fail(course: Course, gradebook, unit: Unit, reason: str) -> UnitRecord:
+    """A unit that cannot be graded: no grades, no graded notebook, a record that says why."""
+    _zero(gradebook, unit.assignment, unit.student, unit.notebook)
+    (course.folder("autograded", unit.assignment, unit.student) / f"{unit.notebook}.ipynb").unlink(
+        missing_ok=True)
+    record = UnitRecord(unit.student, unit.notebook, Status.NOT_GRADED, reason, unit.digest)
+    save_record(course, unit.assignment, record)
+    return record

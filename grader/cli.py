@@ -17,6 +17,10 @@ app = typer.Typer(help="Lecture 1 exercises: lint, release, autograde, feedback,
 CourseOption = Annotated[
     Path | None, typer.Option("--course", help="Course folder (default: here or above).")
 ]
+AssignmentArgument = Annotated[
+    str | None, typer.Argument(help="Assignment: a folder of source/ (optional when the course has only one).",
+                               show_default=False)
+]
 
 
 def _course(path: Path | None) -> Course:
@@ -29,12 +33,12 @@ def _fail(error: GraderError) -> None:
 
 
 @app.command("lint")
-def lint_command(course: CourseOption = None) -> None:
+def lint_command(assignment: AssignmentArgument = None, course: CourseOption = None) -> None:
     """Check the instructor notebooks: delimiters, metadata, grade ids, test cells, outputs."""
     from grader.lint import lint
 
     try:
-        problems = lint(_course(course))
+        problems = lint(_course(course), assignment)
     except GraderError as error:
         _fail(error)
     for problem in problems:
@@ -45,12 +49,12 @@ def lint_command(course: CourseOption = None) -> None:
 
 
 @app.command("release")
-def release_command(course: CourseOption = None) -> None:
-    """Regenerate release/lecture01 (the student versions) from source/lecture01."""
+def release_command(assignment: AssignmentArgument = None, course: CourseOption = None) -> None:
+    """Regenerate the student versions (release/ASSIGNMENT) from source/ASSIGNMENT."""
     from grader.release import release
 
     try:
-        path = release(_course(course))
+        path = release(_course(course), assignment)
     except GraderError as error:
         _fail(error)
     typer.echo(f"student versions written to {path}")
@@ -58,6 +62,7 @@ def release_command(course: CourseOption = None) -> None:
 
 @app.command("autograde")
 def autograde_command(
+    assignment: AssignmentArgument = None,
     student: Annotated[list[str] | None, typer.Option("--student", help="Grade only this student.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Grade again what was graded before.")] = False,
     workers: Annotated[int | None, typer.Option(
@@ -71,7 +76,7 @@ def autograde_command(
 
     try:
         result = autograde(_course(course), student or None, force=force, workers=workers,
-                           scheduler=scheduler, progress=True)
+                           scheduler=scheduler, progress=True, assignment=assignment)
     except GraderError as error:
         _fail(error)
     typer.echo(f"graded: {len(result.graded)} students"
@@ -84,6 +89,7 @@ def autograde_command(
 
 @app.command("feedback")
 def feedback_command(
+    assignment: AssignmentArgument = None,
     student: Annotated[str | None, typer.Option("--student", help="Only this student.")] = None,
     course: CourseOption = None,
 ) -> None:
@@ -91,10 +97,13 @@ def feedback_command(
     from grader.feedback import feedback
 
     try:
-        files = feedback(_course(course), student)
+        result = feedback(_course(course), student, assignment)
     except GraderError as error:
         _fail(error)
-    typer.echo(f"{len(files)} feedback files in autograded/feedback")
+    for note in result.notes:
+        typer.echo(f"note: {_printable(note)}")
+    who = f" of {student}" if student else ""
+    typer.echo(f"{len(result.files)} feedback files{who} in autograded/feedback")
 
 
 @app.command("export")
@@ -152,6 +161,11 @@ def demo_command(
 
 
 # --- LMS commands (collect, bundle) are registered here ---
+
+
+def _printable(text: str) -> str:
+    """Text for the terminal: control characters (escape sequences a file name may carry) removed."""
+    return "".join(character if character.isprintable() else "?" for character in text)
 
 
 def _given(path: Path | None) -> Path | None:
@@ -223,8 +237,9 @@ def bundle_command(
 
 @app.command("report")
 def report_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path(
-        "autograded/exports/report.html"),
+    assignment: AssignmentArgument = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="HTML file to write (default: autograded/exports/ASSIGNMENT/report.html).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report.")] = False,
     course: CourseOption = None,
 ) -> None:
@@ -233,8 +248,9 @@ def report_command(
 
     try:
         the_course = _course(course)
-        target = output if output.is_absolute() else the_course.root / output
-        path = build_report(the_course, target, force)
+        name = the_course.assignment(assignment)
+        target = _given(output) or the_course.exports(name) / "report.html"
+        path = build_report(the_course, target, force, name)
     except GraderError as error:
         _fail(error)
     typer.echo(f"class report written to {path}")

@@ -14,7 +14,7 @@ from grader.feedback import feedback
 from grader.release import release
 from grader.report import build_report
 from grader.samples import all_samples
-from grader.scores import cell_scores, notebook_totals
+from grader.scores import cell_scores, notebook_totals, student_totals
 
 
 @dataclass
@@ -59,7 +59,7 @@ def run_demo(template: Course, into: Path | None = None) -> tuple[Course, str]:
         submit(course, student.name, student.notebooks)
     result = autograde(course)
     feedback(course)
-    exports = course.root / "autograded" / "exports"
+    exports = course.exports(course.assignment())
     export_scores(course, exports / "scores.csv")
     build_report(course, exports / "report.html")
     return course, score_table(course, students, result)
@@ -67,17 +67,18 @@ def run_demo(template: Course, into: Path | None = None) -> tuple[Course, str]:
 
 def score_table(course: Course, students: list[DemoStudent], result: AutogradeResult) -> str:
     """A plain-text table: one row per student, one column per notebook, the total and the story."""
-    totals = notebook_totals(cell_scores(course))
+    rows = cell_scores(course)
+    totals, overall = notebook_totals(rows), student_totals(rows)
     notebooks = course.notebook_names()
     header = ["student", *(name[:2] for name in notebooks), "total", "what the demo planted"]
     lines = [header]
     for student in students:
-        cells, score_sum, max_sum = [], 0.0, 0.0
+        cells = []
         for name in notebooks:
             score, maximum = totals.get((student.name, name), (0.0, 0.0))
             reason = result.not_graded.get((student.name, name))
             cells.append("n/g" if reason else f"{score:g}/{maximum:g}")
-            score_sum, max_sum = score_sum + score, max_sum + maximum
+        score_sum, max_sum = overall.get(student.name, (0.0, 0.0))
         lines.append([student.name, *cells, f"{score_sum:g}/{max_sum:g}", student.story])
     widths = [max(len(row[i]) for row in lines) for i in range(len(header) - 1)]
     text = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]

@@ -11,6 +11,10 @@ Besides the scores CSV, export can write (beside it, in the same folder):
 
 Every output is checked before anything is written: an existing file needs --force, an input file is never
 overwritten, and a bad worksheet or gradebook export stops the command before any file changes.
+
+Text cells of ``scores.csv`` (names, emails, ids) that a spreadsheet would run as a formula (starting with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get a leading ``'``. The LMS files are not changed
+that way: Moodle and Canvas read them back, and a cell they match rows by must stay as they wrote it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from grader.course import Course
 from grader.errors import GraderError
 from grader.lms.canvas import assignment_column, read_gradebook
 from grader.lms.canvas_import import canvas_import
-from grader.lms.csvfile import check_writable, write_atomically
+from grader.lms.csvfile import check_writable, neutralize, write_atomically
 from grader.lms.feedback_zip import feedback_zip
 from grader.lms.grades import student_results
 from grader.lms.moodle import read_worksheet
@@ -54,7 +58,9 @@ def export_scores(course: Course, path: Path, force: bool = False) -> Path:
     for student, scores in _by_student(rows).items():
         total, maximum = totals[student]
         per_column = _per_column(scores)
-        writer.writerow([student, *identities.get(student, [""] * len(IDENTITY_COLUMNS)), _number(total),
+        identity = [neutralize(cell)
+                    for cell in [student, *identities.get(student, [""] * len(IDENTITY_COLUMNS))]]
+        writer.writerow([*identity, _number(total),
                          _number(maximum), *(_number(per_column.get(column, 0.0)) for column in columns)])
     write_atomically(path, buffer.getvalue().encode("utf-8"))
     return path
@@ -148,4 +154,21 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
     for path, data in outputs:
         write_atomically(path, data)
         result.written.append(path)
+    result.notes = list(dict.fromkeys(result.notes)) + _moodle_upload_order(lms)
     return result
+
+
+def _moodle_upload_order(lms: LmsFiles) -> list[str]:
+    """How to upload the Moodle files: Moodle's worksheet import skips rows changed in Moodle after the
+    worksheet's "Last modified (grade)", and the feedback-zip upload changes every row it touches."""
+    if not lms.moodle_worksheet:
+        return []
+    order = [f"upload {MOODLE_WORKSHEET} first (Submissions, 'Upload grading worksheet', Encoding and "
+             "Separator as the worksheet has them, leave 'Allow updating records that have been modified "
+             "more recently in Moodle than in the spreadsheet' unticked)"]
+    if lms.feedback_zip:
+        order.append(f"then {FEEDBACK_ZIP} ('Upload multiple feedback files in a zip'); the other way round, "
+                     "the zip upload marks every grade as just modified and the worksheet import skips them")
+    return ["Moodle: " + "; ".join(order) + ". Before every later export download a fresh worksheet: one "
+            "downloaded before your last upload is older than the grades in Moodle, and Moodle skips those "
+            "rows (unless you tick that box, which overwrites grades changed in Moodle)."]

@@ -1,21 +1,50 @@
-"""`grader feedback`: one HTML page per graded notebook, without hidden tests or their tracebacks."""
+"""`grader feedback`: one HTML page per graded notebook, without hidden tests, their tracebacks or live markup."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import ASSIGNMENT
 from grader.course import Course
+from grader.errors import GraderError
+
+NOTE = re.compile(r"grader-note: (?P<text>.*)$", re.MULTILINE)
 
 
-def feedback(course: Course, student: str | None = None) -> list[Path]:
-    """Generate feedback for every graded student (or one); return the HTML files.
+@dataclass
+class FeedbackResult:
+    """The pages written, and what the feedback steps had to withhold (one line each)."""
+
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self):
+        return iter(self.files)
+
+
+def feedback(course: Course, student: str | None = None, assignment: str | None = None) -> FeedbackResult:
+    """Generate feedback for every graded student (or one) of an assignment; return that student's pages.
 
     Feedback is derived from the graded notebooks, so it is always written anew: a regraded
     notebook never keeps stale feedback.
     """
-    args = ["generate_feedback", ASSIGNMENT, "--force"]
+    assignment = course.assignment(assignment)
+    graded = course.students("autograded", assignment)
+    if student is not None and student not in graded:
+        raise GraderError(f"{course.folder('autograded', assignment, student)}: no graded notebooks for "
+                          f"student {student!r}; check the id or run `grader autograde` first.")
+    if not graded:
+        raise GraderError(f"{course.step_root('autograded', assignment)}: nothing graded yet for {assignment}; "
+                          "run `grader autograde` first.")
+    course.register(assignment)
+    args = ["generate_feedback", assignment, "--force"]
     if student:
         args += ["--student", student]
-    course.nbgrader(*args)
-    return sorted(course.step_dir("feedback", student or "*").parent.parent.glob(f"*/{ASSIGNMENT}/*.html"))
+    log = course.nbgrader(*args).stderr
+    who = [student] if student else course.students("feedback", assignment)
+    files = sorted(path for name in who for path in course.folder("feedback", assignment, name).glob("*.html"))
+    return FeedbackResult(files, [match.group("text") for match in NOTE.finditer(log)])

@@ -20,12 +20,14 @@ from grader.notebooks import (
 GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def lint(course: Course) -> list[str]:
-    """Every problem found in the source notebooks, one line each, naming the file and the cell."""
+def lint(course: Course, assignment: str | None = None) -> list[str]:
+    """Every problem found in an assignment's source notebooks, one line each, naming the file and the cell."""
+    assignment = course.assignment(assignment)
+    source = course.folder("source", assignment)
     problems: list[str] = []
     seen: dict[str, str] = {}
-    for name in course.notebook_names():
-        path = course.source / f"{name}.ipynb"
+    for name in course.notebook_names(assignment):
+        path = source / f"{name}.ipynb"
         try:
             notebook = read_notebook(path)
         except GraderError as error:
@@ -39,8 +41,8 @@ def lint(course: Course) -> list[str]:
                                 "make grade ids unique across the assignment.")
             elif grade_id:
                 seen[grade_id] = path.name
-    if not (course.source / "checks.py").exists():
-        problems.append(f"{course.source / 'checks.py'}: missing; the test cells import it.")
+    if not (source / "checks.py").exists():
+        problems.append(f"{source / 'checks.py'}: missing; the test cells import it.")
     return problems
 
 

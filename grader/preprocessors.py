@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import atexit
+import html
+import re
 from pathlib import Path
 
+import bleach
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
-from nbgrader.api import Gradebook
-from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells, SaveAutoGrades
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, List
 
 from grader.execute import execute
 from grader.isolation import Limits, Zygote
 from grader.notebooks import is_test
+from grader.outcomes import PROBLEMS
 
 
 class ConciseErrors(NbGraderPreprocessor):
@@ -53,7 +56,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     wall_seconds = Float(120.0, help="Wall-clock limit for one notebook, in seconds.").tag(config=True)
     cell_seconds = Float(30.0, help="Wall-clock limit for one cell or one test call.").tag(config=True)
     cpu_seconds = Integer(60, help="CPU time limit for one notebook's student code.").tag(config=True)
-    memory_bytes = Integer(3 << 30, help="Address-space limit of the student's process.").tag(config=True)
+    memory_bytes = Integer(1 << 30, help="Address-space limit of each process of the notebook.").tag(config=True)
     support_files = List(["checks.py"], help="Instructor files beside the notebook the cells import.").tag(
         config=True)
     sandbox = Bool(None, allow_none=True, help="Force the sandbox on (True) or off (False).").tag(config=True)
@@ -77,47 +80,69 @@ class SandboxedExecute(NbGraderPreprocessor):
                  for name in self.support_files if (folder / name).is_file()}
         run = execute(nb, self.zygote(), files, folder / "checks.py", self.limits())
         resources["grader_problems"] = run.problems
+        # The graded notebook itself says it could not be graded as a whole, whichever command graded it.
+        run.notebook.metadata.pop(PROBLEMS, None)
+        if run.problems:
+            run.notebook.metadata[PROBLEMS] = list(run.problems)
         return run.notebook, resources
 
 
-_GRADEBOOKS: dict[str, Gradebook] = {}
+class ClearHiddenTestsSafely(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests; a cell whose hidden-test markers do not match loses its whole text.
+
+    A student can type `### BEGIN HIDDEN TESTS` into a cell of their own; nbgrader would stop the
+    feedback of the whole class there. The cell's text is withheld instead, and the page is written.
+    """
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        index: int) -> tuple[NotebookNode, ResourcesDict]:
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except RuntimeError as error:
+            who = resources.get("nbgrader", {})
+            self.log.warning("grader-note: %s %s: cell %d holds unmatched hidden-test markers (%s); its text "
+                             "is not shown in the feedback", who.get("student"), who.get("notebook"), index + 1,
+                             error)
+            cell.source = "# (not shown: this cell holds an unmatched hidden-tests marker)"
+            cell.outputs = [] if cell.cell_type == "code" else cell.get("outputs", [])
+            return cell, resources
 
 
-def shared_gradebook(db_url: str) -> Gradebook:
-    """One open gradebook per grading process: nbgrader would open (and check) it for every notebook."""
-    if db_url not in _GRADEBOOKS:
-        _GRADEBOOKS[db_url] = Gradebook(db_url)
-    return _GRADEBOOKS[db_url]
+SAFE_TAGS = ["a", "b", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3", "h4",
+             "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "summary",
+             "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul"]
+SAFE_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title"]}
+SAFE_PROTOCOLS = ["http", "https", "mailto", "data", "attachment"]
+SAFE_OUTPUTS = ("text/plain", "image/png", "image/jpeg")
+TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class OverwriteCellsShared(OverwriteCells):
-    """nbgrader's OverwriteCells, reading the source cells through the process's shared gradebook."""
+class UntrustedMarkup(NbGraderPreprocessor):
+    """Everything a student could have written is shown as text or safe markup, never as live HTML.
+
+    Markdown keeps only harmless tags and attributes (no script, no event handlers, no javascript:
+    links); raw cells are shown as text; outputs keep only plain text and images; the notebook's
+    title and cell tags (which templates place into the page unescaped) are dropped.
+    """
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.db_url = resources["nbgrader"]["db_url"]
-        self.gradebook = shared_gradebook(self.db_url)
-        try:
-            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
-            if self.add_missing_cells:
-                nb, resources = self.add_missing_grade_cells(nb, resources)
-                nb, resources = self.add_missing_task_cells(nb, resources)
-        finally:
-            self.gradebook.db.rollback()  # end the read: never hold a lock the supervisor waits for
-        return nb, resources
+        nb.metadata.pop("title", None)
+        return super().preprocess(nb, resources)
 
-
-class SaveAutoGradesShared(SaveAutoGrades):
-    """nbgrader's SaveAutoGrades, writing through the supervisor's shared gradebook."""
-
-    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        self.notebook_id = resources["nbgrader"]["notebook"]
-        self.assignment_id = resources["nbgrader"]["assignment"]
-        self.student_id = resources["nbgrader"]["student"]
-        self.db_url = resources["nbgrader"]["db_url"]
-        self.gradebook = shared_gradebook(self.db_url)
-        try:
-            return NbGraderPreprocessor.preprocess(self, nb, resources)
-        finally:
-            self.gradebook.db.commit()
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        index: int) -> tuple[NotebookNode, ResourcesDict]:
+        tags = cell.get("metadata", {}).get("tags")
+        if tags is not None:
+            cell.metadata["tags"] = [tag for tag in tags if isinstance(tag, str) and TAG_NAME.match(tag)]
+        if cell.cell_type == "markdown":
+            cell.source = bleach.clean(cell.source, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES,
+                                       protocols=SAFE_PROTOCOLS)
+            cell.pop("attachments", None)
+        elif cell.cell_type == "raw":
+            cell.source = html.escape(cell.source)
+            cell.metadata.pop("format", None)
+            cell.metadata.pop("raw_mimetype", None)
+        for output in cell.get("outputs", []):
+            if "data" in output:
+                output["data"] = {kind: value for kind, value in output["data"].items() if kind in SAFE_OUTPUTS}
+        return cell, resources

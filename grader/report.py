@@ -1,10 +1,10 @@
 """`grader report`: one self-contained HTML page on how the class did.
 
-It reads the gradebook (the scores) and the result records of `grader autograde` (each test's
-verdict and diagnosed mistake, and why a submission was not graded). The page holds a histogram
-of the students' totals, the pass rate of each test, the most frequent diagnosed mistakes and
-the submissions that were not graded; the plots are PNGs made with matplotlib and embedded, so
-the page needs nothing beside it.
+Its numbers are derived, like every export, from what grading left behind (grader.outcomes: the
+gradebook's scores and the graded notebooks), so it agrees with the scores CSV and the LMS files
+whichever command graded. The page holds a histogram of the students' totals, the pass rate of each
+test, the most frequent mistakes the instructor's checks diagnosed and the submissions that were not
+graded; it is rendered from a jinja2 template with autoescape, and its plots are embedded PNGs.
 """
 
 from __future__ import annotations
@@ -16,19 +16,20 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
 from pathlib import Path
 
+from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.figure import Figure
 
 from grader.course import Course
 from grader.errors import GraderError
-from grader.results import UnitRecord, load_records
-from grader.scores import cell_scores, student_totals
+from grader.files import write_text_atomically
+from grader.outcomes import AssignmentOutcomes, Outcome, outcomes
+from grader.scores import student_totals
+from grader.status import Status
 
 BINS = 10
 TOP_MISTAKES = 15
-MISTAKE = re.compile(r"^This matches a known mistake: (?P<name>.+?)\.?\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -68,25 +69,21 @@ class ClassSummary:
     units: Counter = field(default_factory=Counter)  # status: count
 
 
-def mistake_name(message: str) -> str | None:
-    """The known mistake a failing check's message names, if any."""
-    found = MISTAKE.search(message or "")
-    return found.group("name") if found else None
-
-
-def summarize(course: Course) -> ClassSummary:
-    """The class's numbers, from the gradebook and the result records."""
-    records = load_records(course)
-    if not records:
-        raise GraderError(f"{course.root}: no grading results yet; run `grader autograde` first.")
+def summarize(course: Course, assignment: str | None = None) -> ClassSummary:
+    """The class's numbers, from the derived outcomes of every notebook."""
+    derived = outcomes(course, assignment)
+    if not derived.units:
+        raise GraderError(f"{course.step_root('submitted', derived.assignment)}: no submissions of "
+                          f"{derived.assignment} yet; collect and grade them first.")
     summary = ClassSummary()
-    summary.totals = student_totals(cell_scores(course))
+    summary.totals = student_totals(derived.scores)
     summary.histogram = histogram(summary.totals.values())
-    summary.rates = _rates(records, course.notebook_names())
-    summary.mistakes = _mistakes(records)
-    summary.units = Counter(record.status for record in records)
-    summary.not_graded = [(r.student, r.notebook, r.reason) for r in records if r.status == "not graded"]
-    summary.missing = [(r.student, r.notebook) for r in records if r.status == "missing"]
+    summary.rates = _rates(derived)
+    summary.mistakes = _mistakes(derived.units)
+    summary.units = Counter(unit.status for unit in derived.units)
+    summary.not_graded = [(u.student, u.notebook, u.reason) for u in derived.units
+                          if u.status in (Status.NOT_GRADED, Status.PENDING)]
+    summary.missing = [(u.student, u.notebook) for u in derived.units if u.status is Status.MISSING]
     return summary
 
 
@@ -100,116 +97,62 @@ def histogram(totals: Iterable[tuple[float, float]]) -> list[tuple[float, float,
     return [(index * width, (index + 1) * width, count) for index, count in enumerate(counts)]
 
 
-def _rates(records: list[UnitRecord], notebooks: list[str]) -> list[TestRate]:
+def _rates(derived: AssignmentOutcomes) -> list[TestRate]:
     passed: Counter = Counter()
     graded: Counter = Counter()
-    for record in records:
-        if record.status != "graded":
+    for unit in derived.units:
+        if unit.status is not Status.GRADED:
             continue
-        for cell in record.cells:
-            key = (record.notebook, cell["cell"])
-            graded[key] += 1
-            passed[key] += cell["score"] >= cell["max_score"]
-    order = {name: index for index, name in enumerate(notebooks)}
+        for cell in unit.cells:
+            graded[(unit.notebook, cell.cell)] += 1
+            passed[(unit.notebook, cell.cell)] += cell.passed
+    order = {name: index for index, name in enumerate(derived.notebooks)}
     keys = sorted(graded, key=lambda key: order.get(key[0], len(order)))  # stable: cell order kept
     return [TestRate(notebook, cell, passed[(notebook, cell)], graded[(notebook, cell)])
             for notebook, cell in keys]
 
 
-def _mistakes(records: list[UnitRecord]) -> list[MistakeCount]:
+def _mistakes(units: list[Outcome]) -> list[MistakeCount]:
     counts: Counter = Counter()
-    for record in records:
-        found = set()
-        for cell in record.cells:
-            name = mistake_name(cell.get("message", ""))
-            if name and cell["score"] < cell["max_score"]:
-                found.add((record.notebook, cell["cell"], name))
-        counts.update(found)
+    for unit in units:
+        counts.update({(unit.notebook, cell.cell, cell.mistake) for cell in unit.cells if cell.mistake})
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [MistakeCount(notebook, cell, name, count) for (notebook, cell, name), count in ranked]
 
 
-def build_report(course: Course, path: Path, force: bool = False) -> Path:
+def build_report(course: Course, path: Path, force: bool = False, assignment: str | None = None) -> Path:
     """Write the class report to `path` (an HTML file); refuse to overwrite one unless `force`."""
     if path.exists() and not force:
         raise GraderError(f"{path}: exists; pass --force to overwrite it.")
-    summary = summarize(course)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(summary, course.course_id), encoding="utf-8")
+    assignment = course.assignment(assignment)
+    summary = summarize(course, assignment)
+    write_text_atomically(path, render(summary, course.course_id, assignment))
     return path
 
 
-def render(summary: ClassSummary, title: str) -> str:
-    """The report page."""
-    students = len(summary.totals)
+_TEMPLATES = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["j2", "html"]))
+_TEMPLATES.tests["number_like"] = lambda value: re.fullmatch(r"[\d.]+%?", str(value)) is not None
+
+
+def render(summary: ClassSummary, title: str, assignment: str = "") -> str:
+    """The report page (every value is escaped by the template)."""
     scores = sorted(score / maximum * 100 if maximum else 0.0 for score, maximum in summary.totals.values())
-    mean = sum(scores) / len(scores) if scores else 0.0
-    median = _median(scores)
     units = summary.units
-    overview = _table(
-        "overview", ["what", "value"],
-        [["students", str(students)], ["notebooks graded", str(units["graded"])],
-         ["notebooks not graded", str(units["not graded"])], ["notebooks missing", str(units["missing"])],
-         ["mean total", f"{mean:.1f}%"], ["median total", f"{median:.1f}%"]])
-    bins = _table("histogram", ["total score", "students"],
-                  [[_bin_label(low, high), str(count)] for low, high, count in summary.histogram])
-    rates = _table("pass-rates", ["notebook", "test", "passed", "graded", "pass rate"],
-                   [[rate.notebook, rate.cell, str(rate.passed), str(rate.graded), f"{rate.rate:.0%}"]
-                    for rate in summary.rates])
     top = summary.mistakes[:TOP_MISTAKES]
-    mistakes = _table("mistakes", ["mistake", "notebook", "test", "submissions"],
-                      [[m.name, m.notebook, m.cell, str(m.count)] for m in top]) if top else (
-        "<p>No known mistake was diagnosed.</p>")
-    not_graded = _table("not-graded", ["student", "notebook", "why"],
-                        [list(row) for row in summary.not_graded]) if summary.not_graded else (
-        "<p>Every handed-in notebook was graded.</p>")
-    missing = _table("missing", ["student", "notebook"],
-                     [list(row) for row in summary.missing]) if summary.missing else (
-        "<p>No notebook is missing.</p>")
-    generated = datetime.now().strftime("%Y-%m-%d %H:%M")
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Class report: {escape(title)}</title>
-<style>{STYLE}</style>
-</head>
-<body>
-<h1>Class report: {escape(title)}</h1>
-<p class="note">Made by <code>grader report</code> on {generated} from the gradebook and the grading
-results.</p>
-<h2>Overview</h2>
-{overview}
-<h2>Total scores</h2>
-{_image(_histogram_plot(summary.histogram), "Histogram of the students' total scores")}
-{bins}
-<h2>Pass rate per test</h2>
-<p class="note">A test is passed with full marks; only graded notebooks count.</p>
-{_image(_rates_plot(summary.rates), "Pass rate of each test")}
-{rates}
-<h2>Most frequent diagnosed mistakes</h2>
-<p class="note">Submissions whose failing test named a known mistake (top {TOP_MISTAKES}).</p>
-{_image(_mistakes_plot(top), "Most frequent diagnosed mistakes") if top else ""}
-{mistakes}
-<h2>Not graded</h2>
-{not_graded}
-<h2>Missing</h2>
-{missing}
-</body>
-</html>
-"""
-
-
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-       color: #222; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-td.number { text-align: right; }
-img { max-width: 100%; }
-.note { color: #555; font-size: 0.9rem; }
-"""
+    overview = [["students", str(len(summary.totals))], ["notebooks graded", str(units[Status.GRADED])],
+                ["notebooks not graded", str(units[Status.NOT_GRADED] + units[Status.PENDING])],
+                ["notebooks missing", str(units[Status.MISSING])],
+                ["mean total", f"{(sum(scores) / len(scores) if scores else 0.0):.1f}%"],
+                ["median total", f"{_median(scores):.1f}%"]]
+    plots = {"histogram": _png(_histogram_plot(summary.histogram)), "rates": _png(_rates_plot(summary.rates)),
+             "mistakes": _png(_mistakes_plot(top)) if top else ""}
+    return _TEMPLATES.get_template("report.html.j2").render(
+        title=title, assignment=assignment, generated=datetime.now().strftime("%Y-%m-%d %H:%M"),
+        overview=overview, plots=plots, top=TOP_MISTAKES,
+        bins=[[_bin_label(low, high), str(count)] for low, high, count in summary.histogram],
+        rates=[[r.notebook, r.cell, str(r.passed), str(r.graded), f"{r.rate:.0%}"] for r in summary.rates],
+        mistakes=[[m.name, m.notebook, m.cell, str(m.count)] for m in top],
+        not_graded=[list(row) for row in summary.not_graded], missing=[list(row) for row in summary.missing])
 
 
 def _median(values: list[float]) -> float:
@@ -223,22 +166,10 @@ def _bin_label(low: float, high: float) -> str:
     return f"{low:g}-{high:g}%" if high >= 100 else f"{low:g}-<{high:g}%"
 
 
-def _table(name: str, header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{escape(column)}</th>" for column in header)
-    body = "\n".join("<tr>" + "".join(_cell(value) for value in row) + "</tr>" for row in rows)
-    return f'<table id="{name}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
-
-
-def _cell(value: str) -> str:
-    number = re.fullmatch(r"[\d.]+%?", value) is not None
-    return f'<td class="number">{escape(value)}</td>' if number else f"<td>{escape(value)}</td>"
-
-
-def _image(figure: Figure, alt: str) -> str:
+def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<p><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></p>'
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _histogram_plot(bins: list[tuple[float, float, int]]) -> Figure:

@@ -1,10 +1,9 @@
-"""Scores as nbgrader's gradebook holds them: per student, notebook and test cell."""
+"""Scores as nbgrader's gradebook holds them: per student, notebook and test cell (manual grades included)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grader import ASSIGNMENT
 from grader.course import Course
 
 
@@ -19,11 +18,12 @@ class CellScore:
     max_score: float
 
 
-def cell_scores(course: Course) -> list[CellScore]:
+def cell_scores(course: Course, assignment: str | None = None) -> list[CellScore]:
     """Every graded test cell of every submission, sorted by student, notebook and cell order."""
+    assignment = course.assignment(assignment)
     rows = []
-    with course.gradebook() as gradebook:
-        for submission in gradebook.assignment_submissions(ASSIGNMENT):
+    with course.gradebook(assignment) as gradebook:
+        for submission in gradebook.assignment_submissions(assignment):
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     rows.append(CellScore(submission.student_id, notebook.name, grade.name,
@@ -43,7 +43,7 @@ def notebook_totals(rows: list[CellScore]) -> dict[tuple[str, str], tuple[float,
 def student_totals(rows: list[CellScore]) -> dict[str, tuple[float, float]]:
     """(score, max) per student, over all notebooks."""
     totals: dict[str, tuple[float, float]] = {}
-    for row in rows:
-        score, maximum = totals.get(row.student, (0.0, 0.0))
-        totals[row.student] = (score + row.score, maximum + row.max_score)
+    for (student, _), (score, maximum) in notebook_totals(rows).items():
+        old_score, old_maximum = totals.get(student, (0.0, 0.0))
+        totals[student] = (old_score + score, old_maximum + maximum)
     return totals

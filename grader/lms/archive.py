@@ -1,11 +1,26 @@
-"""Reading an LMS download zip: every file in it, nested zips opened, operating-system litter left out."""
+"""Reading an LMS download zip: its notebooks and zips, nested zips opened, operating-system litter left out.
+
+The download is read in a bounded way, whatever a student put into it:
+
+- only members that can matter are decompressed: notebooks (``.ipynb``) and zips; every other member is
+  listed by name (so that collect can report it) but never read;
+- every member is read in chunks into a file in a temporary folder, never whole into memory;
+- a notebook larger than :data:`MAX_MEMBER_BYTES` is not kept (reported as a problem of that student);
+- all members read, nested zips included, may decompress to at most :data:`MAX_TOTAL_BYTES` together;
+  beyond that collect stops with one line (a zip bomb, or not a submissions download).
+
+Sizes are counted while decompressing, never taken from the zip's own headers, which a student can forge.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import io
+import hashlib
+import shutil
+import tempfile
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -16,8 +31,13 @@ JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", "__MACOSX", ".i
                         "__pycache__"})
 #: How deep zips inside zips are opened (a student's zip inside the LMS download is depth 1).
 MAX_DEPTH = 3
-#: Larger members are not read (a notebook with outputs is a few MiB; this guards against zip bombs).
-MAX_MEMBER_BYTES = 256 * 1024 * 1024
+#: A notebook larger than this is not read (one with all its outputs is a few MiB).
+MAX_MEMBER_BYTES = 32 * 1024 * 1024
+#: All notebooks and zips of one download together decompress to at most this many bytes.
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+#: Members whose content is read; everything else is only listed.
+READ_SUFFIXES = (".ipynb", ".zip")
+_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,11 +46,12 @@ class ArchiveFile:
 
     `parts` is its path, folders first; a file from a nested zip has the nested zip's own path before
     the path inside it. `modified` is the date the LMS gave the outermost entry (never a date from
-    inside a student's own zip, which the student's computer wrote).
+    inside a student's own zip, which the student's computer wrote). `stored` is where its content was
+    put (notebooks only; None for files that were only listed or could not be read).
     """
 
     parts: tuple[str, ...]
-    data: bytes
+    stored: Path | None
     modified: datetime | None
     problem: str | None = None
 
@@ -42,31 +63,89 @@ class ArchiveFile:
     def where(self) -> str:
         return "/".join(self.parts)
 
+    @property
+    def data(self) -> bytes:
+        """The file's content (empty for a file that was only listed)."""
+        return self.stored.read_bytes() if self.stored is not None else b""
+
+    def digest(self) -> bytes:
+        """SHA-256 of the content, read in chunks."""
+        digest = hashlib.sha256()
+        if self.stored is not None:
+            with self.stored.open("rb") as stream:
+                for chunk in iter(lambda: stream.read(_CHUNK), b""):
+                    digest.update(chunk)
+        return digest.digest()
+
 
 def is_junk(parts: tuple[str, ...]) -> bool:
     """Whether a path is operating-system litter (__MACOSX, .DS_Store, AppleDouble '._' files...)."""
     return any(part in JUNK_NAMES for part in parts) or parts[-1].startswith(("._", "~$"))
 
 
-def read_download(path: Path) -> list[ArchiveFile]:
-    """Every file of an LMS download zip, with nested zips opened; fails with one line if the zip is bad."""
+class _TooLarge(Exception):
+    """The whole download decompresses to more than the budget."""
+
+
+@dataclass
+class _Reader:
+    path: Path
+    folder: Path
+    budget: int
+    used: int = 0
+    counter: int = 0
+    files: list[ArchiveFile] = field(default_factory=list)
+
+    def copy(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> tuple[Path | None, bool]:
+        """Decompress a member into a new file; (path, True) or (None, False) when it exceeds `limit`."""
+        self.counter += 1
+        target = self.folder / f"{self.counter}.bin"
+        written = 0
+        with archive.open(info) as source, target.open("wb") as sink:
+            for chunk in iter(lambda: source.read(_CHUNK), b""):
+                written += len(chunk)
+                self.used += len(chunk)
+                if self.used > self.budget:
+                    raise _TooLarge
+                if written > limit:
+                    sink.close()
+                    target.unlink()
+                    return None, False
+                sink.write(chunk)
+        return target, True
+
+
+@contextlib.contextmanager
+def open_download(path: Path, budget: int = MAX_TOTAL_BYTES) -> Iterator[list[ArchiveFile]]:
+    """Every file of an LMS download zip, nested zips opened; the notebooks' content lives until exit.
+
+    Fails with one line if the zip is bad or decompresses to more than `budget` bytes.
+    """
     if not path.is_file():
         raise GraderError(f"{path}: file not found; pass the zip you downloaded from the LMS.")
+    folder = Path(tempfile.mkdtemp(prefix="grader-collect-"))
     try:
-        with zipfile.ZipFile(path) as archive:
-            broken = archive.testzip()
-            if broken is not None:
-                raise GraderError(f"{path}: damaged zip (member {broken!r} fails its checksum); "
-                                  "download the submissions from the LMS again.")
-            return _members(archive, (), None, depth=0)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
-        raise GraderError(f"{path}: not a readable zip file ({error}); download the submissions from the LMS "
-                          "again and pass the .zip file as it was downloaded.") from None
+        reader = _Reader(path, folder, budget)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                _members(reader, archive, (), None, depth=0)
+        except _TooLarge:
+            raise GraderError(f"{path}: its notebooks and zips decompress to more than {budget // 2**20} "
+                              "MiB (a zip bomb, or not a submissions download); download the submissions "
+                              "from the LMS again, or remove the oversized student zip from the "
+                              "download.") from None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+                NotImplementedError) as error:
+            raise GraderError(f"{path}: not a readable zip file ({printable(str(error))}); download the "
+                              "submissions from the LMS again and pass the .zip file as it was "
+                              "downloaded.") from None
+        yield reader.files
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _members(archive: zipfile.ZipFile, prefix: tuple[str, ...], outer_date: datetime | None,
-             depth: int) -> list[ArchiveFile]:
-    files: list[ArchiveFile] = []
+def _members(reader: _Reader, archive: zipfile.ZipFile, prefix: tuple[str, ...], outer_date: datetime | None,
+             depth: int) -> None:
     for info in archive.infolist():
         if info.is_dir():
             continue
@@ -74,28 +153,50 @@ def _members(archive: zipfile.ZipFile, prefix: tuple[str, ...], outer_date: date
         if not parts or is_junk(parts):
             continue
         date = outer_date if depth else _date(info)
-        if info.file_size > MAX_MEMBER_BYTES:
-            too_big = f"larger than {MAX_MEMBER_BYTES // 2**20} MiB; not read"
-            files.append(ArchiveFile(parts, b"", date, too_big))
+        suffix = parts[-1].lower()
+        if not suffix.endswith(READ_SUFFIXES):
+            reader.files.append(ArchiveFile(parts, None, date))
             continue
-        data = archive.read(info)
-        if parts[-1].lower().endswith(".zip"):
-            files += _nested(parts, data, date, depth)
+        is_zip = suffix.endswith(".zip")
+        if is_zip and depth + 1 > MAX_DEPTH:
+            reader.files.append(ArchiveFile(parts, None, date,
+                                            f"zips nested more than {MAX_DEPTH} deep are not opened"))
+            continue
+        stored, complete = _read_member(reader, archive, info, parts, depth, is_zip)
+        if stored is None:
+            if not complete:
+                reader.files.append(ArchiveFile(parts, None, date, f"larger than "
+                                                f"{MAX_MEMBER_BYTES // 2**20} MiB; not read"))
+            continue
+        if is_zip:
+            _nested(reader, parts, stored, date, depth)
         else:
-            files.append(ArchiveFile(parts, data, date))
-    return files
+            reader.files.append(ArchiveFile(parts, stored, date))
 
 
-def _nested(parts: tuple[str, ...], data: bytes, date: datetime | None, depth: int) -> list[ArchiveFile]:
-    if depth + 1 > MAX_DEPTH:
-        return [ArchiveFile(parts, data, date, f"zips nested more than {MAX_DEPTH} deep are not opened")]
+def _read_member(reader: _Reader, archive: zipfile.ZipFile, info: zipfile.ZipInfo, parts: tuple[str, ...],
+                 depth: int, is_zip: bool) -> tuple[Path | None, bool]:
+    """Decompress one member; a damaged member of the download itself stops collect."""
+    limit = reader.budget if is_zip else MAX_MEMBER_BYTES
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as inner:
-            if inner.testzip() is not None:
-                return [ArchiveFile(parts, data, date, "damaged zip (a member fails its checksum)")]
-            return _members(inner, parts, date, depth + 1)
+        return reader.copy(archive, info, limit)
+    except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, ValueError, OSError) as error:
+        if depth == 0:
+            raise GraderError(f"{reader.path}: damaged zip (member {printable(info.filename)!r} fails its "
+                              "checksum or cannot be read); download the submissions from the LMS "
+                              "again.") from None
+        reader.files.append(ArchiveFile(parts, None, None, f"damaged zip ({printable(str(error))})"))
+        return None, True
+
+
+def _nested(reader: _Reader, parts: tuple[str, ...], stored: Path, date: datetime | None, depth: int) -> None:
+    try:
+        with zipfile.ZipFile(stored) as inner:
+            _members(reader, inner, parts, date, depth + 1)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as error:
-        return [ArchiveFile(parts, data, date, f"not a readable zip ({error})")]
+        reader.files.append(ArchiveFile(parts, None, date, f"not a readable zip ({printable(str(error))})"))
+    finally:
+        stored.unlink(missing_ok=True)
 
 
 def _parts(info: zipfile.ZipInfo) -> tuple[str, ...]:
@@ -113,3 +214,8 @@ def _date(info: zipfile.ZipInfo) -> datetime | None:
         return datetime(*info.date_time)
     except ValueError:
         return None
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences, line breaks) become '?'."""
+    return "".join(char if char.isprintable() else "?" for char in text)

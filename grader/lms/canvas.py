@@ -7,6 +7,9 @@ after the due date (matched in any case), the student's Canvas user id, the id o
 (not of the submission), and its name as the student uploaded it (Canvas adds "-1", "-2" to repeated
 names).
 Text entries and URLs come as ``<name>_<user id>_text.html`` and ``..._link.html``.
+With anonymous grading ("Graders cannot view student names") the name is left out and the user id is
+replaced by the submission's anonymous id: ``[LATE_]anon_<anonymous id>_<attachment id>_<file name>``
+(``lib/content_zipper.rb``, ``get_filename``); nothing in such a download says who a student is.
 
 The gradebook export ("Grades, Export, Export Entire Gradebook") starts with the columns Student
 ("Last, First"), ID (the user id), SIS User ID and SIS Login ID (when the instructor may see them),
@@ -35,6 +38,8 @@ TOTALS = re.compile(r"Current Score|Current Points|Current Grade|Final Score|Fin
 _FILE = re.compile(r"^(?P<name>.*?)(?:_(?P<late>late))?_(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$",
                    re.IGNORECASE)
 _ONLINE = re.compile(r"^(?P<name>.*?)(?:_(?P<late>late))?_(?P<uid>\d+)_(text|link)\.html$", re.IGNORECASE)
+_ANONYMOUS = re.compile(r"^(?:late_)?anon_[a-z0-9]+_(?:\d+_.+|text\.html|link\.html)$", re.IGNORECASE)
+_ANONYMOUS_NAME = re.compile(r"^(?:late_)?anon_[a-z0-9]+$", re.IGNORECASE)
 _TITLE_ID = re.compile(r"^(?P<title>.*)\s\((?P<id>\d+)\)\s*$")
 
 
@@ -64,6 +69,15 @@ def parse_submission_path(parts: tuple[str, ...]) -> CanvasFile | None:
             return CanvasFile(match.group("name"), match.group("uid"), bool(match.group("late")),
                               match.group("aid"), match.group("file"), inner)
     return None
+
+
+def is_anonymous(parts: tuple[str, ...]) -> bool:
+    """Whether a path is a file of an anonymous download (``anon_<anonymous id>_...``)."""
+    for part in parts:
+        if _ANONYMOUS.match(part):
+            found = parse_submission_path((part,))
+            return found is None or bool(_ANONYMOUS_NAME.match(found.name))
+    return False
 
 
 def is_online_entry(parts: tuple[str, ...]) -> bool:

@@ -1,10 +1,21 @@
-"""A Canvas gradebook import CSV made from the instructor's gradebook export.
+"""A Canvas gradebook import CSV made from the instructor's gradebook export; it never erases a grade.
 
 The import file has the export's student columns (Student, ID, SIS User ID, SIS Login ID, Section, as
 the export has them), its "Points Possible" line and one assignment column: the chosen one, or a new one
-that Canvas creates on import. Rows stay in the export's order, with its separator, byte order mark and
-line endings. A student without grades gets an empty cell, which Canvas's import leaves alone (or 0 with
-`zero_missing`). Upload it with Grades, Import.
+that Canvas creates on import. Rows stay in the export's order, with its encoding, separator, byte order
+mark and line endings, and every cell copied from the export is copied unchanged (Canvas matches rows by
+ID; nothing there is neutralized for spreadsheets, since Canvas must read back its own values).
+
+Canvas's import (``ui/features/gradebook_uploads/jquery/process_gradebook_upload.js``,
+``populateGradeDataPerSubmission``) compares each cell with the grade Canvas has now and posts every
+difference, an empty cell included: an empty cell next to a grade erases it, and "EX" excuses. So the
+import holds a row only for a student who gets a new grade:
+
+- a student with a result gets it, except where the export says EX (excused): that row is left out;
+- a student without a result (no submission, or collected but not graded yet) is left out, so Canvas keeps
+  exactly what it has (a 0 from a missing-submission policy, EX, a grade typed by hand); a row kept with
+  the export's value could overwrite a grade changed in Canvas after the export;
+- with `zero_missing`, a student without a submission gets 0 only where the export's cell is empty.
 """
 
 from __future__ import annotations
@@ -14,9 +25,12 @@ from pathlib import Path
 from grader import ASSIGNMENT
 from grader.course import Course
 from grader.lms.canvas import assignment_column, read_gradebook
-from grader.lms.csvfile import csv_bytes
+from grader.lms.csvfile import table_bytes
 from grader.lms.grades import StudentResult, number, parse_number, scaled, unlisted, uses_decimal_comma
 from grader.lms.roster import CANVAS, student_id
+
+EXCUSED = ("ex", "excused")
+HAS_GRADE = "no submission, but a grade in Canvas already"
 
 
 def canvas_import(course: Course, gradebook: Path, results: dict[str, StudentResult],
@@ -32,25 +46,48 @@ def canvas_import(course: Course, gradebook: Path, results: dict[str, StudentRes
     possible = max((result.max_score for result in results.values()), default=0.0)
     comma = uses_decimal_comma([table.cell(book.points_row or [], i) for i in range(len(table.header))])
     points = ["    Points Possible"] + [""] * (width - 1) + [number(exported_max or possible, comma)]
-    rows, listed, scaled_rows = [points], set(), 0
+    rows, listed, scaled_rows, replaced = [points], set(), 0, 0
+    unchanged: dict[str, list[str]] = {"no submission": [], "collected but not graded yet": [],
+                                       "excused (EX) in Canvas": [], HAS_GRADE: []}
     for row in book.student_rows:
         sid = student_id(CANVAS, table.cell(row, book.id_column).strip())
         listed.add(sid)
+        current = table.cell(row, index).strip() if index is not None else ""
         result = results.get(sid)
-        cell = ""
+        if current.casefold() in EXCUSED:
+            unchanged["excused (EX) in Canvas"].append(sid)
+            continue
         if result is not None:
             grade = scaled(result.score, result.max_score, exported_max)
             scaled_rows += grade != round(result.score, 2)
             cell = number(grade, comma)
+            replaced += bool(current) and parse_number(current) != parse_number(cell)
         elif course.step_dir("submitted", sid).exists():
-            notes.append(f"{sid}: collected but not graded yet; run `grader autograde`, then export again.")
-        elif zero_missing:
+            unchanged["collected but not graded yet"].append(sid)
+            continue
+        elif zero_missing and not current:
             cell = "0"
+        else:
+            unchanged[HAS_GRADE if zero_missing else "no submission"].append(sid)
+            continue
         rows.append([table.cell(row, i) for i in range(width)] + [cell])
+    notes += _unchanged_notes(unchanged)
+    if replaced:
+        notes.append(f"{replaced} grade{'s' if replaced != 1 else ''} already in Canvas for {title!r} will "
+                     "be replaced by the new result; check them in Canvas's preview before you save.")
     if scaled_rows:
         notes.append(f"{scaled_rows} grade{'s were' if scaled_rows != 1 else ' was'} scaled from points to "
                      f"the {exported_max:g} points possible of {title!r} in Canvas.")
     notes += unlisted(results, listed, CANVAS, "the Canvas gradebook export")
-    data = csv_bytes([*table.header[:width], title], rows, bom=table.bom, delimiter=table.delimiter,
-                     newline=table.newline)
-    return data, notes
+    return table_bytes(table, [*table.header[:width], title], rows), notes
+
+
+def _unchanged_notes(unchanged: dict[str, list[str]]) -> list[str]:
+    """One line saying how many students the import leaves alone and why."""
+    total = sum(len(students) for students in unchanged.values())
+    if not total:
+        return []
+    reasons = "; ".join(f"{len(students)} {why} ({', '.join(students)})"
+                        for why, students in unchanged.items() if students)
+    return [f"{total} student{'s' if total != 1 else ''} left unchanged in Canvas (not in the import, so "
+            f"Canvas keeps what it has): {reasons}."]

@@ -10,9 +10,9 @@ uploaded is never used.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from grader import ASSIGNMENT
 from grader.course import Course
 from grader.errors import GraderError
 from grader.lms import canvas, moodle
-from grader.lms.archive import ArchiveFile, read_download
+from grader.lms.archive import ArchiveFile, open_download, printable
 from grader.lms.notebook_names import NotebookMatcher
 from grader.lms.roster import CANVAS, MOODLE, Participant, enrich, register
 
@@ -56,7 +56,7 @@ class _Submission:
 @dataclass
 class _Plan:
     student: str
-    notebooks: dict[str, bytes]
+    notebooks: dict[str, ArchiveFile]
     timestamp: datetime
 
 
@@ -65,22 +65,44 @@ def collect(course: Course, download: Path, *, worksheet: Path | None = None,
             timezone: str | None = None, force: bool = False) -> CollectReport:
     """Collect a Moodle or Canvas submissions zip into autograded/submitted and register the students."""
     zone = _zone(timezone)
-    files = read_download(download)
-    lms = _detect(download, files)
-    roster = _roster(lms, worksheet, participants, canvas_gradebook)
-    report = CollectReport(lms, times_from="the worksheet" if worksheet else "the dates in the download")
-    submissions = _group(download, files, lms, roster, report)
-    people = list(roster.values()) if roster is not None else [s.participant for s in submissions.values()]
-    if participants is not None:
-        people = enrich(people, moodle.read_participants(participants))
-    matcher = NotebookMatcher(course)
-    plans = [plan for submission in submissions.values()
-             if (plan := _plan(submission, matcher, report, zone)) is not None]
-    report.without_submission = sorted(p.student_id for p in people if p.lms_id not in submissions)
-    report.registered = register(course, people)
-    for plan in plans:
-        _write(course, plan, force, report)
+    with open_download(download) as files:
+        lms = _detect(download, files)
+        roster = _roster(lms, worksheet, participants, canvas_gradebook)
+        report = CollectReport(lms, times_from="the worksheet" if worksheet else "the dates in the download")
+        submissions = _group(download, files, lms, roster, report)
+        people = list(roster.values()) if roster is not None else []
+        people += [s.participant for s in submissions.values() if roster is None or s.participant.members]
+        if participants is not None:
+            people = enrich(people, moodle.read_participants(participants))
+        matcher = NotebookMatcher(course)
+        plans = [plan for submission in submissions.values()
+                 if (plan := _plan(submission, matcher, report, zone)) is not None]
+        covered = set(submissions) | {m.lms_id for s in submissions.values() for m in s.participant.members}
+        report.without_submission = sorted(p.student_id for p in people
+                                           if p.lms_id not in covered and not p.members)
+        report.registered = register(course, people)
+        for plan in plans:
+            _write(course, plan, force, report)
+    _groups_note(submissions.values(), report)
+    _make_printable(report)
     return report
+
+
+def _groups_note(submissions: Iterable[_Submission], report: CollectReport) -> None:
+    for submission in submissions:
+        group = submission.participant
+        if group.members:
+            names = ", ".join(f"{m.student_id} ({m.full_name})" if m.full_name else m.student_id
+                              for m in group.members)
+            report.notes.append(f"{group.student_id} ({group.full_name}): a group submission, graded once; "
+                                f"export gives its grade and feedback to each member: {names}.")
+
+
+def _make_printable(report: CollectReport) -> None:
+    """Names from the download go to a terminal: no control characters (escape sequences) in any line."""
+    for name in ("unchanged", "kept", "notes", "problems", "ignored", "without_submission"):
+        setattr(report, name, [printable(line) for line in getattr(report, name)])
+    report.collected = {printable(key): value for key, value in report.collected.items()}
 
 
 def _zone(timezone: str | None) -> ZoneInfo | None:
@@ -94,6 +116,13 @@ def _zone(timezone: str | None) -> ZoneInfo | None:
 
 
 def _detect(download: Path, files: list[ArchiveFile]) -> str:
+    anonymous = next((f for f in files if canvas.is_anonymous(f.parts)), None)
+    if anonymous is not None:
+        raise GraderError(f"{download}: {printable(anonymous.where)!r} is named anon_<id>_...: this Canvas "
+                          "assignment uses anonymous grading, so no file can be matched to a student; turn "
+                          "off 'Graders cannot view student names' in the assignment's settings while you "
+                          "grade, then download the submissions again (or grade this assignment in "
+                          "SpeedGrader).")
     if any(moodle.parse_submission_path(f.parts) for f in files):
         return MOODLE
     if any(canvas.parse_submission_path(f.parts) for f in files):
@@ -122,9 +151,9 @@ def _roster(lms: str, worksheet: Path | None, participants: Path | None,
 
 def _group(download: Path, files: list[ArchiveFile], lms: str, roster: dict[str, Participant] | None,
            report: CollectReport) -> dict[str, _Submission]:
-    """The download's files by LMS user; unknown users and two submissions of one user are errors."""
+    """The download's files by LMS user (or Moodle group); unknown users and two submissions of one user
+    are errors."""
     submissions: dict[str, _Submission] = {}
-    source = "the worksheet" if lms == MOODLE else "the Canvas gradebook export"
     for file in files:
         found = moodle.parse_submission_path(file.parts) if lms == MOODLE else \
             canvas.parse_submission_path(file.parts)
@@ -133,28 +162,88 @@ def _group(download: Path, files: list[ArchiveFile], lms: str, roster: dict[str,
                 report.ignored.append(f"{file.where} (not in any student's submission)")
             continue
         if isinstance(found, moodle.MoodleFile):
-            lms_id, prefix, name, inner = found.participant_id, f"{found.submission} ({found.layout})", \
-                found.full_name, found.inner
             if found.plugin != "file":
                 report.ignored.append(f"{file.where} (a {found.plugin} submission, not a file)")
                 continue
+            person, prefix, inner = _moodle_owner(download, file, found, roster), \
+                f"{found.submission} ({found.layout})", found.inner
         else:
-            lms_id, prefix, name, inner = found.user_id, found.submission, found.name, found.inner
-        if roster is not None and lms_id not in roster:
-            raise GraderError(f"{download}: {file.where!r} belongs to {lms} user {lms_id}, who is not in "
-                              f"{source}; download {source} again (all participants, no filter) and "
-                              "collect again.")
-        person = roster[lms_id] if roster is not None else Participant(lms, lms_id, name)
-        submission = submissions.setdefault(lms_id, _Submission(person))
+            person = _canvas_owner(download, file, found, roster)
+            prefix, inner = found.submission, found.inner
+        submission = submissions.setdefault(person.lms_id, _Submission(person))
         submission.prefixes.add(prefix)
         submission.late = submission.late or (isinstance(found, canvas.CanvasFile) and found.late)
         if len(submission.prefixes) > 1:
             first, second = sorted(submission.prefixes)[:2]
-            raise GraderError(f"{download}: two submissions from {lms} user {lms_id} ({first!r} and "
+            raise GraderError(f"{download}: two submissions from {lms} user {person.lms_id} ({first!r} and "
                               f"{second!r}); keep only one of them in the zip (or download the submissions "
                               "again) and collect again.")
         submission.files.append((file, inner))
     return submissions
+
+
+def _canvas_owner(download: Path, file: ArchiveFile, found: canvas.CanvasFile,
+                  roster: dict[str, Participant] | None) -> Participant:
+    if roster is None:
+        return Participant(CANVAS, found.user_id, found.name)
+    if found.user_id not in roster:
+        raise GraderError(f"{download}: {file.where!r} belongs to canvas user {found.user_id}, who is not in "
+                          "the Canvas gradebook export; download the Canvas gradebook export again (all "
+                          "students, no filter) and collect again.")
+    return roster[found.user_id]
+
+
+def _moodle_owner(download: Path, file: ArchiveFile, found: moodle.MoodleFile,
+                  roster: dict[str, Participant] | None) -> Participant:
+    """The participant, or the group, a file of a Moodle download belongs to.
+
+    With "Students submit in groups" the number in a Moodle 4.1+ folder is a group id: the folder's name is
+    matched to the worksheet's Group column, and the group's members come from there. A folder named like a
+    member (``<group>-<Full Name>_<participant id>``, before Moodle 4.1) stays that member's.
+    """
+    where = repr(file.where)
+    if found.default_group or (roster is None and moodle.is_default_group(found.full_name)):
+        if roster is None:
+            raise GraderError(f"{download}: {where} is a group submission (\"Students submit in groups\"), "
+                              "and only the grading worksheet says who is in which group; "
+                              f"{moodle.GET_WORKSHEET} and pass it with --worksheet.")
+        return _group_participant(download, where, roster, "0", found.full_name,
+                                  lambda group: moodle.is_default_group(group))
+    pid, person = found.participant_id, (roster or {}).get(found.participant_id)
+    if roster is None:
+        return Participant(MOODLE, pid, found.full_name)
+    grouped = any(p.group is not None for p in roster.values())
+    if grouped and not (person and _is_member_folder(found.full_name, person)):
+        key = moodle.name_key(found.full_name)
+        if any(p.group and moodle.name_key(p.group) == key for p in roster.values()):
+            return _group_participant(download, where, roster, pid, found.full_name,
+                                      lambda group: moodle.name_key(group) == key)
+    if person is None:
+        kind = "group or participant" if grouped else "user"
+        raise GraderError(f"{download}: {where} belongs to moodle {kind} {pid}, who is not in the worksheet; "
+                          f"{moodle.GET_WORKSHEET} again (all participants, no filter) and collect again.")
+    return person
+
+
+def _is_member_folder(folder_name: str, person: Participant) -> bool:
+    """Whether a folder is named after this participant: their name, or "<group>-<their name>"."""
+    folder, own = moodle.name_key(folder_name), moodle.name_key(person.full_name)
+    return folder == own or (bool(person.group) and folder.endswith(f"-{own}"))
+
+
+def _group_participant(download: Path, where: str, roster: dict[str, Participant], group_id: str,
+                       folder_name: str, in_group: Callable[[str], bool]) -> Participant:
+    members = tuple(p for p in roster.values() if p.group is not None and in_group(p.group))
+    if not members:
+        has_column = any(p.group is not None for p in roster.values())
+        why = "lists nobody in that group" if has_column else "has no Group column"
+        raise GraderError(f"{download}: {where} is the submission of the group {folder_name!r}, but the "
+                          f"worksheet {why}; {moodle.GET_WORKSHEET} of this assignment again and collect "
+                          "again.")
+    times = [m.submitted_at for m in members if m.submitted_at is not None]
+    name = members[0].group or folder_name
+    return Participant(MOODLE, f"{moodle.GROUP_PREFIX}{group_id}", name, "", name,
+                       submitted_at=max(times) if times else None, status=members[0].status, members=members)
 
 
 def _plan(submission: _Submission, matcher: NotebookMatcher, report: CollectReport,
@@ -162,7 +251,7 @@ def _plan(submission: _Submission, matcher: NotebookMatcher, report: CollectRepo
     """Which file becomes which notebook for one student; every unclear case goes into the report."""
     person = submission.participant
     who = f"{person.student_id} ({person.full_name})" if person.full_name else person.student_id
-    candidates: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+    candidates: dict[str, list[tuple[str, ArchiveFile]]] = defaultdict(list)
     for file, inner in submission.files:
         shown = "/".join(inner)
         if file.problem:
@@ -181,7 +270,7 @@ def _plan(submission: _Submission, matcher: NotebookMatcher, report: CollectRepo
             if not found.readable:
                 report.notes.append(f"{who}: {shown!r} is not a readable notebook; collected as "
                                     f"{found.notebook}.ipynb so that autograde reports it.")
-            candidates[found.notebook].append((shown, file.data))
+            candidates[found.notebook].append((shown, file))
         elif inner[-1] == TIMESTAMP:
             report.notes.append(f"{who}: ignored the {TIMESTAMP} in the submission; the time comes from "
                                 "the LMS.")
@@ -210,9 +299,10 @@ def _plan(submission: _Submission, matcher: NotebookMatcher, report: CollectRepo
     return _Plan(person.student_id, notebooks, moment.replace(tzinfo=zone) if zone else moment.astimezone())
 
 
-def _choose(name: str, files: list[tuple[str, bytes]], who: str, report: CollectReport) -> bytes | None:
+def _choose(name: str, files: list[tuple[str, ArchiveFile]], who: str,
+            report: CollectReport) -> ArchiveFile | None:
     """One file for a notebook: the only one, identical copies, or the one with the exact name."""
-    if len({hashlib.sha256(data).digest() for _, data in files}) == 1:
+    if len({file.digest() for _, file in files}) == 1:
         if len(files) > 1:
             report.notes.append(f"{who}: {', '.join(repr(s) for s, _ in files)} are identical; "
                                 f"collected once as {name}.ipynb.")
@@ -243,8 +333,8 @@ def _write(course: Course, plan: _Plan, force: bool, report: CollectReport) -> N
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    for name, data in plan.notebooks.items():
-        (staging / f"{name}.ipynb").write_bytes(data)
+    for name, file in plan.notebooks.items():
+        shutil.copyfile(file.stored, staging / f"{name}.ipynb")  # type: ignore[arg-type]
     (staging / TIMESTAMP).write_text(stamp + "\n", encoding="utf-8")
     if folder.exists():
         shutil.rmtree(folder)
@@ -259,4 +349,4 @@ def _same(folder: Path, plan: _Plan, stamp: str) -> bool:
         return False
     if (folder / TIMESTAMP).read_text(encoding="utf-8").strip() != stamp:
         return False
-    return all((folder / f"{name}.ipynb").read_bytes() == data for name, data in plan.notebooks.items())
+    return all((folder / f"{name}.ipynb").read_bytes() == file.data for name, file in plan.notebooks.items())

@@ -5,7 +5,16 @@
 ``<Full Name>_<participant id>_assignsubmission_file_`` (earlier), or, with "Download submissions in
 folders" turned off, names each file ``<Full Name>_<participant id>_assignsubmission_file_<file>``.
 Moodle replaces "_" in the name by a space, so the participant id is the second "_"-separated field;
-Moodle's own feedback-zip importer reads the names the same way.
+Moodle's own feedback-zip importer reads the names the same way (``importziplib.php``,
+``is_valid_filename_for_import``: the first path part whose second "_" field is the number of a participant).
+
+With "Students submit in groups", Moodle 4.1 and later (``classes/downloader.php``, ``get_student_prefix``)
+name one folder per group, ``<group name>_<group id>_assignsubmission_file``, and one
+``Default group_assignsubmission_file`` (no number) for the one submission that Moodle keeps for everyone
+in no group. The number is a group id, not a participant id. Earlier versions (``locallib.php``,
+``download_submissions``) name one folder per member, ``<group name>-<Full Name>_<participant id>_...``.
+The worksheet of such an assignment has a Group column with each participant's group name, or
+"Default group".
 
 The offline grading worksheet ("Download grading worksheet") has the columns Identifier
 ("Participant 12345", the same participant id), Full name, the identity fields (Email address...),
@@ -39,7 +48,12 @@ COLUMNS = {
     "submitted": ("Last modified (submission)", "Zuletzt geändert (Abgabe)"),
     "graded": ("Last modified (grade)", "Zuletzt geändert (Bewertung)"),
     "comments": ("Feedback comments", "Feedback als Kommentar"),
+    "group": ("Group", "Gruppe"),
 }
+#: What the worksheet's Group column says for a participant in no group (Moodle's string "defaultteam").
+DEFAULT_GROUP_NAMES = ("Default group", "Standardgruppe")
+#: The LMS id of a group submission: ``group-<Moodle group id>``; the default group is ``group-0``.
+GROUP_PREFIX = "group-"
 PARTICIPANT_COLUMNS = {
     "first": ("First name", "Vorname"),
     "last": ("Last name", "Surname", "Nachname"),
@@ -53,6 +67,7 @@ NO_ANSWERS = ("no", "nein")
 
 _SUBMISSION = re.compile(r"^(?P<name>[^_]*)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)"
                          r"(?:_(?P<rest>.*))?$")
+_DEFAULT_GROUP = re.compile(r"^(?P<name>[^_]*)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?$")
 _PARTICIPANT_ID = re.compile(r"(\d+)\s*$")
 
 
@@ -69,21 +84,43 @@ class MoodleFile:
     @property
     def submission(self) -> str:
         """The folder (or file prefix) the download gave this participant's submission."""
-        return f"{self.full_name}_{self.participant_id}_assignsubmission_{self.plugin}"
+        number = f"_{self.participant_id}" if self.participant_id else ""
+        return f"{self.full_name}{number}_assignsubmission_{self.plugin}"
+
+    @property
+    def default_group(self) -> bool:
+        """Whether this is the "Default group" folder of a group assignment (it has no number)."""
+        return not self.participant_id
 
 
 def parse_submission_path(parts: tuple[str, ...]) -> MoodleFile | None:
     """The participant of a download path, from its first component named like Moodle's; None if none is."""
     for index, part in enumerate(parts):
         match = _SUBMISSION.match(part)
-        if match:
-            rest = match.group("rest") or ""
+        default = None if match else _DEFAULT_GROUP.match(part)
+        if default is not None and not is_default_group(default.group("name")):
+            default = None
+        found = match or default
+        if found:
+            rest = found.group("rest") or ""
             inner = ((rest,) if rest else ()) + parts[index + 1:]
             layout = "folder" if index < len(parts) - 1 else "flat"
             if inner:
-                return MoodleFile(match.group("name"), match.group("pid"), match.group("plugin"), inner,
-                                  layout)
+                return MoodleFile(found.group("name"), found.group("pid") if match else "",
+                                  found.group("plugin"), inner, layout)
     return None
+
+
+def name_key(name: str) -> str:
+    """A name as Moodle puts it into a download's folder names ("_" as space, no characters that file names
+    cannot hold), compared without case and extra spaces."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "", name.replace("_", " "))
+    return " ".join(cleaned.split()).casefold()
+
+
+def is_default_group(name: str) -> bool:
+    """Whether a group name is Moodle's "Default group" (everyone in no group), in English or German."""
+    return name_key(name) in {name_key(default) for default in DEFAULT_GROUP_NAMES}
 
 
 def feedback_folder(full_name: str, participant_id: str) -> str:
@@ -134,7 +171,8 @@ def read_worksheet(path: Path, require_grade: bool = False) -> Worksheet:
         participants.append(Participant(
             MOODLE, pid, table.cell(row, columns["full_name"]).strip(), email=email,
             submitted_at=parse_date(table.cell(row, columns["submitted"])),
-            status=table.cell(row, columns["status"]).strip()))
+            status=table.cell(row, columns["status"]).strip(),
+            group=table.cell(row, columns["group"]).strip() if columns["group"] is not None else None))
     return Worksheet(table, columns, participants)
 
 

@@ -23,7 +23,12 @@ _ID = re.compile(r"^(moodle|canvas)-(\d+)$")
 
 @dataclass(frozen=True)
 class Participant:
-    """A student of the LMS course: ids, name, email and what the LMS says about the submission."""
+    """A student of the LMS course: ids, name, email and what the LMS says about the submission.
+
+    `group` is the worksheet's Group cell (None when the worksheet has no such column). A Moodle group
+    submission is a participant too: its `lms_id` is ``group-<group id>``, its name the group's, and
+    `members` the participants it is graded for.
+    """
 
     lms: str
     lms_id: str
@@ -33,6 +38,8 @@ class Participant:
     email: str | None = None
     submitted_at: datetime | None = None
     status: str = ""
+    group: str | None = None
+    members: tuple[Participant, ...] = ()
 
     @property
     def student_id(self) -> str:

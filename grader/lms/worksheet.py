@@ -1,12 +1,14 @@
 """Fill Moodle's offline grading worksheet with each student's grade and a short feedback comment.
 
-The instructor's file is only read; the filled copy keeps every column, their order, the encoding
-(UTF-8, with a byte order mark if the original had one), the line endings and the identifiers, and
-changes only the cells Grade and Feedback comments of students who have grades. (A worksheet that a
-spreadsheet program saved with ";" between fields is written back with commas: Moodle's import reads only
-commas.) Upload it with "Upload grading worksheet" (tick "Allow updating records that have been modified
-more recently in Moodle than in the spreadsheet" only to overwrite grades changed in Moodle since the
-download).
+The instructor's file is only read; the filled copy keeps every column, their order, the encoding, the
+separator, the byte order mark, the line endings and every cell Moodle reads back (Identifier, names,
+Last modified (grade)), and changes only the cells Grade and Feedback comments of students who have
+grades. Moodle's import (``mod/assign/feedback/offline/locallib.php``, ``process_import_grades``) reads the
+file in the Encoding and with the Separator chosen in its upload form: the notes say which to choose.
+
+In a group assignment every member of a graded group gets the group's grade, with a comment naming the
+group (:mod:`grader.lms.groups`). Rows with "Grade can be changed: No" are left as they are: Moodle would
+skip their grade anyway.
 
 Students without a submission keep an empty Grade (Moodle then leaves them ungraded), unless
 `zero_missing` asks for 0 with the comment "No submission".
@@ -18,10 +20,16 @@ from pathlib import Path
 
 from grader import ASSIGNMENT
 from grader.course import Course
-from grader.lms.csvfile import csv_bytes
+from grader.lms.csvfile import MOODLE_ENCODINGS, table_bytes
 from grader.lms.grades import StudentResult, number, parse_number, scaled, unlisted, uses_decimal_comma
+from grader.lms.groups import graded_for, registered_groups
 from grader.lms.moodle import NO_ANSWERS, Worksheet, read_worksheet
 from grader.lms.roster import MOODLE, student_id
+
+
+def is_locked(sheet: Worksheet, row: list[str]) -> bool:
+    """Whether the row says "Grade can be changed: No" (locked or overridden in the gradebook)."""
+    return sheet.table.cell(row, sheet.columns["can_change"]).strip().casefold() in NO_ANSWERS
 
 
 def fill_worksheet(course: Course, worksheet: Path, results: dict[str, StudentResult],
@@ -30,39 +38,51 @@ def fill_worksheet(course: Course, worksheet: Path, results: dict[str, StudentRe
     sheet = read_worksheet(worksheet, require_grade=True)
     columns = sheet.columns
     comma = uses_decimal_comma([sheet.table.cell(row, columns["max_grade"]) for row in sheet.table.rows])
-    notes: list[str] = []
+    graded, notes = graded_for(course, sheet, set(results) | set(registered_groups(course)))
     if columns["comments"] is None:
         notes.append(f"{worksheet}: no 'Feedback comments' column, so only grades were filled in; enable "
                      "Feedback comments in the assignment's Feedback types to get the summaries too.")
-    rows, in_sheet, scaled_rows = [], set(), 0
+    rows, in_sheet, scaled_rows, locked = [], set(), 0, []
     for row in sheet.table.rows:
         row = row + [""] * (len(sheet.table.header) - len(row))
-        sid = student_id(MOODLE, sheet.participant_id(row))
+        pid = sheet.participant_id(row)
+        sid = student_id(MOODLE, pid)
         in_sheet.add(sid)
-        result = results.get(sid)
-        locked = sheet.table.cell(row, columns["can_change"]).strip().casefold() in NO_ANSWERS
-        if result is not None and locked:
-            notes.append(f"{sid}: Moodle says this grade cannot be changed (locked or overridden); "
-                         "left as is.")
+        found = graded.get(pid)
+        if found is not None:
+            in_sheet.add(found.student)
+        result = results.get(found.student) if found is not None else None
+        if result is not None and is_locked(sheet, row):
+            locked.append(sid)
         elif result is not None:
             maximum = parse_number(sheet.table.cell(row, columns["max_grade"])) or None
             grade = scaled(result.score, result.max_score, maximum)
             scaled_rows += grade != round(result.score, 2)
             row[columns["grade"]] = number(grade, comma)  # type: ignore[index]
-            _set(row, columns["comments"], result.comment(maximum))
+            comment = result.comment(maximum)
+            if found is not None and found.group is not None:
+                comment = f"Group submission of {found.group}. {comment}"
+            _set(row, columns["comments"], comment)
         else:
-            _no_result(course, sheet, row, sid, zero_missing, notes)
+            _no_result(course, sheet, row, found.student if found is not None else sid, zero_missing, notes)
         rows.append(row)
+    if locked:
+        notes.append(f"{', '.join(locked)}: Moodle says these grades cannot be changed ('Grade can be "
+                     "changed: No': locked or overridden in the gradebook); their rows are left as they are "
+                     "and their feedback files are not in the feedback zip.")
     if scaled_rows:
         notes.append(f"{scaled_rows} grade{'s were' if scaled_rows != 1 else ' was'} scaled from points to "
                      "the worksheet's Maximum Grade.")
     notes += unlisted(results, in_sheet, MOODLE, "the grading worksheet")
-    if sheet.table.delimiter != ",":
-        notes.append(f"{worksheet}: fields are separated by {sheet.table.delimiter!r} (saved by a "
-                     "spreadsheet program?); the filled worksheet uses commas, the only separator Moodle's "
-                     "import reads.")
-    data = csv_bytes(sheet.table.header, rows, bom=sheet.table.bom, newline=sheet.table.newline)
-    return data, notes
+    table = sheet.table
+    if (table.encoding, table.delimiter) != ("utf-8", ","):
+        read_as = MOODLE_ENCODINGS.get(table.encoding, table.encoding.upper())
+        notes.append(f"{worksheet}: the worksheet is {read_as} with {table.separator_name} "
+                     f"between fields; the filled worksheet is {table.moodle_encoding} with "
+                     f"{table.separator_name}, so choose Encoding "
+                     f"{table.moodle_encoding} and Separator {table.separator_name} in Moodle's 'Upload "
+                     "grading worksheet' form.")
+    return table_bytes(table, table.header, rows), notes
 
 
 def _set(row: list[str], index: int | None, value: str) -> None:
@@ -74,6 +94,6 @@ def _no_result(course: Course, sheet: Worksheet, row: list[str], sid: str, zero_
                notes: list[str]) -> None:
     if course.step_dir("submitted", sid).exists():
         notes.append(f"{sid}: collected but not graded yet; run `grader autograde`, then export again.")
-    elif zero_missing:
+    elif zero_missing and not is_locked(sheet, row):
         row[sheet.columns["grade"]] = "0"  # type: ignore[index]
         _set(row, sheet.columns["comments"], f"No submission for {ASSIGNMENT}.")
