@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -279,18 +280,38 @@ def test_export_never_writes_over_its_input(moodle_class: MoodleClass) -> None:
     assert not (folder / "scores.csv").exists()
 
 
-def test_a_worksheet_saved_with_semicolons_is_written_with_commas(moodle_class: MoodleClass) -> None:
-    text = moodle_class.worksheet.read_bytes().decode("utf-8-sig")
+@pytest.mark.parametrize(("encoding", "separator", "menu"), [
+    ("cp1252", ";", "Encoding WINDOWS-1252 and Separator Semicolon"),
+    ("utf-8-sig", "\t", "Encoding UTF-8 and Separator Tab"),
+    ("utf-8", ":", "Encoding UTF-8 and Separator Colon"),
+    ("utf-16", "\t", "Encoding UTF-8 and Separator Tab"),
+])
+def test_worksheets_in_the_encodings_and_separators_of_moodles_upload_form(
+        moodle_class: MoodleClass, encoding: str, separator: str, menu: str) -> None:
+    """Moodle's 'Upload grading worksheet' form (mod/assign/feedback/offline/uploadgradesform.php) offers an
+    Encoding menu and the separators Tab, Comma, Colon and Semicolon: such a file is read, and written back
+    the same way (UTF-16, which the menu may lack, as UTF-8), with the form's words in the notes."""
     rows = read_rows(moodle_class.worksheet)
-    semicolons = moodle_class.exports.parent / "excel.csv"
-    lines = [";".join(f'"{c}"' if ";" in c else c for c in row) for row in rows]
-    semicolons.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
-    assert "," in text
-    folder = moodle_class.exports / "excel"
-    result = export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=semicolons))
-    assert any("the filled worksheet uses commas" in note for note in result.notes)
-    filled = {row[0]: row for row in read_rows(folder / MOODLE_WORKSHEET)[1:]}
-    assert filled["Participant 101"][4] == _expected_grade(moodle_class.course, JANE.student_id)
+    rows[1][1] = "Jürgen Müller; Jr."  # needs quotes with ';', and a Windows-1252 character
+    name = f"worksheet-{encoding}-{ord(separator)}.csv"
+    path = moodle_class.exports.parent / name
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=separator, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    folder = moodle_class.exports / name
+    result = export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=path))
+    assert any(menu in note and "'Upload grading worksheet' form" in note for note in result.notes)
+    written = (folder / MOODLE_WORKSHEET).read_bytes()
+    out_encoding = "utf-8-sig" if encoding == "utf-16" else encoding
+    assert written.startswith(b"\xef\xbb\xbf") == (out_encoding == "utf-8-sig")
+    text = written.decode(out_encoding)
+    filled = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
+    assert filled[0] == rows[0] and [row[:4] for row in filled] == [row[:4] for row in rows]
+    assert filled[1][1] == "Jürgen Müller; Jr."
+    grades = {row[0]: row[4] for row in filled[1:]}
+    assert grades["Participant 101"] == _expected_grade(moodle_class.course, JANE.student_id)
+    assert grades["Participant 102"] == _expected_grade(moodle_class.course, JOHN.student_id)
+    assert "\r\n" in text
 
 
 def test_locked_rows_and_students_missing_from_the_worksheet_are_reported(moodle_class: MoodleClass) -> None:
@@ -302,7 +323,7 @@ def test_locked_rows_and_students_missing_from_the_worksheet_are_reported(moodle
     folder = moodle_class.exports / "partial"
     result = export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=path))
     notes = "\n".join(result.notes)
-    assert f"{JANE.student_id}: Moodle says this grade cannot be changed" in notes
+    assert f"{JANE.student_id}: Moodle says these grades cannot be changed" in notes
     assert f"{JOHN.student_id}: graded but not in the grading worksheet" in notes
     assert f"{MAX.student_id}: graded but not in the grading worksheet" in notes
     filled = {row[0]: row for row in read_rows(folder / MOODLE_WORKSHEET)[1:]}
