@@ -17,12 +17,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import ASSIGNMENT
 from grader.autograde import AutogradeResult, autograde
 from grader.classroom import release_notebook, solved_notebook, submit
 from grader.course import Course, new_course
 from grader.release import release
-from grader.results import load_records, results_dir
+from grader.outcomes import outcomes
+from grader.status import Status
 from grader.samples import all_samples
 from grader.scores import cell_scores
 
@@ -65,14 +65,13 @@ def _copy(course: Course, into: Path) -> Course:
 
 
 def _outcome(course: Course) -> tuple[list, list]:
-    """Everything grading decided: the gradebook's scores and each record's verdicts."""
-    records = [(r.student, r.notebook, r.status, r.reason, r.cells) for r in load_records(course)]
-    return cell_scores(course), records
+    """Everything grading decided: the gradebook's scores and each unit's derived outcome."""
+    return cell_scores(course), outcomes(course).units
 
 
 def _record_times(course: Course) -> dict[tuple[str, str], int]:
-    return {(path.parent.name, path.stem): path.stat().st_mtime_ns
-            for path in results_dir(course).glob("*/*.json")}
+    return {(path.parent.parent.name, path.stem): path.stat().st_mtime_ns
+            for path in course.results_root().glob("*/*/*.json")}
 
 
 def _all_units(course: Course) -> set[tuple[str, str]]:
@@ -89,8 +88,8 @@ def test_reference_grading_is_what_the_class_deserves(reference):
     assert {(nb, cell) for who, nb, cell in failed if who == "ben"} == {
         (r.notebook, r.cell) for r in rows if r.student == "ada"}
     assert {cell for who, nb, cell in failed if who == "cleo"} == {"test_svm_loss_single"}
-    messages = [c["message"] for r in load_records(course) if r.student == "cleo" for c in r.cells]
-    assert any("This matches a known mistake:" in message for message in messages)
+    mistakes = [cell.mistake for unit in outcomes(course).of("cleo") for cell in unit.cells if cell.mistake]
+    assert len(mistakes) == 1  # cleo's one mistake, named by the instructor's check
 
 
 def test_parallel_and_sequential_grading_give_identical_scores(ungraded, reference, tmp_path):
@@ -126,7 +125,7 @@ def test_an_interrupted_run_resumes_without_grading_again_what_is_done(ungraded,
 
 
 def _graded_records(course: Course) -> set[tuple[str, str]]:
-    return {(r.student, r.notebook) for r in load_records(course) if r.status == "graded"}
+    return {(u.student, u.notebook) for u in outcomes(course).units if u.status is Status.GRADED}
 
 
 def test_a_second_run_grades_only_what_could_not_be_graded(reference, tmp_path):
@@ -168,7 +167,7 @@ def test_a_changed_submission_is_graded_again(reference, tmp_path):
 
 def test_changed_tests_grade_that_notebook_again(reference, tmp_path):
     course = _copy(reference[0], tmp_path)
-    source = course.source / f"{NOTEBOOKS[0]}.ipynb"
+    source = course.folder("source", "lecture01") / f"{NOTEBOOKS[0]}.ipynb"
     notebook = nbformat.read(source, as_version=4)
     notebook.cells.append(nbformat.v4.new_markdown_cell("An instructor's note added after grading."))
     nbformat.write(notebook, source)
@@ -193,9 +192,9 @@ def test_grading_on_a_dask_cluster_gives_identical_scores(ungraded, reference, t
 
 def test_plain_nbgrader_autograde_gives_the_same_scores(ungraded, reference, tmp_path):
     course = _copy(ungraded, tmp_path)
-    run = course.nbgrader("autograde", ASSIGNMENT, check=False)
+    run = course.nbgrader("autograde", "lecture01", check=False)
     assert "finn" in run.stderr  # nbgrader reports the broken upload and goes on
     assert cell_scores(course) == cell_scores(reference[0])
     for student in ("ada", "ben", "cleo", "dan", "eve"):
         for name in NOTEBOOKS:
-            assert (course.step_dir("autograded", student) / f"{name}.ipynb").is_file()
+            assert (course.folder("autograded", "lecture01", student) / f"{name}.ipynb").is_file()
