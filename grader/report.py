@@ -74,7 +74,7 @@ def summarize(course: Course, assignment: str | None = None) -> ClassSummary:
     derived = outcomes(course, assignment)
     if not derived.units:
         raise GraderError(f"{course.step_root('submitted', derived.assignment)}: no submissions of "
-                          f"{derived.assignment} yet; collect and grade them first.")
+                          f"{derived.assignment} yet; collect them and run `grader autograde` first.")
     summary = ClassSummary()
     summary.totals = student_totals(derived.scores)
     summary.histogram = histogram(summary.totals.values())

@@ -67,9 +67,9 @@ def test_demo_writes_feedback_without_hidden_tests(demo, repo_course):
 
 def test_demo_exports_a_csv_that_reads_back(demo):
     course, table = demo
-    report = (course.root / "autograded" / "exports" / "report.html").read_text(encoding="utf-8")
+    report = (course.exports("lecture01") / "report.html").read_text(encoding="utf-8")
     assert "finn" in report and "data:image/png;base64," in report
-    with (course.root / "autograded" / "exports" / "scores.csv").open(newline="", encoding="utf-8") as handle:
+    with (course.exports("lecture01") / "scores.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     by_student = {row["student"]: row for row in rows}
     assert set(by_student) == {"ada", "ben", "cleo", "dan", "eve", "finn"}

@@ -92,7 +92,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Course:
 
 def _points(course: Course, notebook: str) -> dict[str, float]:
     """Each test cell's points, from the instructor notebook."""
-    cells = read_notebook(course.source / f"{notebook}.ipynb").cells
+    cells = read_notebook(course.folder("source", "lecture01") / f"{notebook}.ipynb").cells
     return {c.metadata.nbgrader.grade_id: float(c.metadata.nbgrader.points)
             for c in cells if c.metadata.get("nbgrader", {}).get("grade")}
 
@@ -169,7 +169,7 @@ def test_the_command_writes_the_report_and_keeps_an_existing_one(graded, tmp_pat
                str(course.root)]
     first = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert first.returncode == 0, first.stderr
-    path = course.root / "autograded" / "exports" / "report.html"
+    path = course.exports("lecture01") / "report.html"
     assert str(path) in first.stdout
     assert Page(path.read_text(encoding="utf-8")).rows("not-graded")[0][:2] == [ODD, SOFTMAX]
     again = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
