@@ -15,6 +15,8 @@ from grader.course import Course
 from grader.notebooks import HIDDEN_DELIMITERS, read_notebook
 from tests.conftest import secret_lines
 
+pytestmark = pytest.mark.slow  # grades a whole class
+
 GRADER = Path(sys.executable).with_name("grader")
 
 

@@ -20,11 +20,13 @@ import pytest
 from grader.autograde import AutogradeResult, autograde
 from grader.classroom import release_notebook, solved_notebook, submit
 from grader.course import Course, new_course
-from grader.release import release
 from grader.outcomes import outcomes
-from grader.status import Status
+from grader.release import release
 from grader.samples import all_samples
 from grader.scores import cell_scores
+from grader.status import Status
+
+pytestmark = pytest.mark.slow  # grades a whole class
 
 NOTEBOOKS = ["02_svm_loss", "03_softmax_cross_entropy"]
 REPO = Path(__file__).resolve().parent.parent

@@ -5,10 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from grader.classroom import solved_notebook, submit
 from grader.course import CONFIG_FILE, Course
 from grader.samples import all_samples
 from grader.scores import cell_scores
+
+pytestmark = pytest.mark.slow  # grades a whole class
 
 
 def test_grading_without_the_sandbox_gives_the_same_verdicts_and_warns(course: Course):

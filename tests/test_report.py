@@ -26,6 +26,8 @@ from grader.release import release
 from grader.report import build_report
 from grader.samples import all_samples
 
+pytestmark = pytest.mark.slow  # grades a whole class
+
 REPO = Path(__file__).resolve().parent.parent
 SVM, SOFTMAX = "02_svm_loss", "03_softmax_cross_entropy"
 ODD = 'zoë, "z" <b>o\'neil'  # a student id with a comma, quotes, markup and non-ASCII
