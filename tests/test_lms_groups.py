@@ -156,12 +156,12 @@ DORA = Member(77, "Dora Seventy", "Default group")  # her participant id is Team
 ELI = Member(504, "Eli Nogroup", "Default group")
 FAY = Member(505, "Fay Gamma", "Gamma")  # her group submitted nothing
 MODERN = [ANN, BEN, CID, DORA, ELI, FAY]
-GIL = Member(601, "Gil Delta", "Delta")
+GIL = Member(601, "+Gil Delta", "Delta")  # a spreadsheet would run it
 HAL = Member(602, "Hal Delta", "Delta")
 OLD = [GIL, HAL]
 GROUPS = {"Team_Alpha": 77, "Beta": 78}
 
-JANE = CanvasStudent(201, "Doe, Jane", "jdoe@uni.example")
+JANE = CanvasStudent(201, '=HYPERLINK("http://evil.example"), Jane', "jdoe@uni.example")  # a formula
 HAND = CanvasStudent(202, "Hand, Graded", "hand@uni.example")
 EXCUSED = CanvasStudent(203, "Excused, Not", "ex@uni.example")
 EMPTY = CanvasStudent(204, "Empty, Still", "empty@uni.example")
@@ -335,3 +335,20 @@ def test_zero_missing_fills_only_empty_cells(group_class: GroupClass) -> None:
     exported, imported = read_rows(group_class.gradebook), read_rows(folder / CANVAS_IMPORT)
     assert canvas_import_changes(exported, imported) == {"201": _canvas_grade(course, JANE), "204": "0"}
     assert "1 no submission, but a grade in Canvas already (canvas-202)" in "\n".join(result.notes)
+
+
+def test_names_a_spreadsheet_would_run_are_neutralized_only_in_scores_csv(group_class: GroupClass) -> None:
+    course = group_class.course
+    folder = group_class.root / "formulas"
+    export(course, folder / "scores.csv", LmsFiles(canvas_gradebook=group_class.gradebook,
+                                                   moodle_worksheet=group_class.old))
+    scores = {row[0]: row for row in read_rows(folder / "scores.csv")[1:]}
+    assert scores[JANE.student_id][1] == "'=HYPERLINK(\"http://evil.example\")"
+    assert scores[GIL.student_id][1:3] == ["Delta", "'+Gil"]
+    formula = ("=", "+", "-", "@", "\t", "\r")
+    assert not any(cell.startswith(formula) for row in scores.values() for cell in row[:5])
+    # the LMS files keep the LMS's own values: Canvas and Moodle read them back
+    imported = {row[1]: row for row in read_rows(folder / CANVAS_IMPORT)[2:]}
+    assert imported["201"][0] == JANE.sortable_name
+    worksheet = {row[0]: row for row in read_rows(folder / MOODLE_WORKSHEET)[1:]}
+    assert worksheet["Teilnehmer/in 601"][1] == GIL.full_name
