@@ -29,12 +29,13 @@ from pathlib import Path
 import pytest
 from nbformat import NotebookNode, from_dict, v4
 
+from grader import ASSIGNMENT
 from grader.autograde import AutogradeResult, autograde
 from grader.classroom import solved_notebook, submit
 from grader.course import Course
 from grader.feedback import feedback
 from grader.notebooks import read_notebook
-from grader.results import load_record
+from grader.records import load_record
 from grader.samples.attacks import ANSWERS, ATTACKS, NOTEBOOK, WRONG, Attack
 from grader.scores import CellScore, cell_scores
 
@@ -272,7 +273,7 @@ def test_a_fault_costs_only_its_own_submission(graded: Graded, attack: Attack):
         assert unit in graded.result.not_graded, "the fault went unreported"
         reason = graded.result.not_graded[unit]
         assert attack.reason.lower() in reason.lower(), reason
-        record = load_record(graded.course, *unit)
+        record = load_record(graded.course, ASSIGNMENT, *unit)
         assert record is not None and record.status == "not graded" and record.reason == reason
     mine = _scores(graded.rows, attack.name, attack.notebook)
     assert mine, "no grades in the gradebook"
@@ -359,7 +360,7 @@ def test_a_failed_regrade_clears_the_old_grade(graded: Graded):
     assert (RESUBMITTER, NOTEBOOK) in graded.resubmission.not_graded
     after = _scores(graded.rows_after_resubmission, RESUBMITTER, NOTEBOOK)
     assert after and all(score == 0 for score, _ in after.values())
-    assert load_record(graded.course, RESUBMITTER, NOTEBOOK).status == "not graded"
+    assert load_record(graded.course, ASSIGNMENT, RESUBMITTER, NOTEBOOK).status == "not graded"
     assert not (graded.course.step_dir("autograded", RESUBMITTER) / f"{NOTEBOOK}.ipynb").exists()
     others = [r for r in graded.rows_after_resubmission if r.student != RESUBMITTER]
     assert others == [r for r in graded.rows if r.student != RESUBMITTER]

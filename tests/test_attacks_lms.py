@@ -1,0 +1,130 @@
+"""Round-2 attacks through the LMS files (issue 9): a zip bomb, names that drive the terminal, names that
+a spreadsheet runs. Each goes through the real `grader collect`, `grader autograde` and `grader export`
+commands in subprocesses; the peak memory of `grader collect` is measured with getrusage(RUSAGE_CHILDREN).
+Measured against the code before the round-2 fixes (commit c942de6); each test's docstring says whether
+the attack won then.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.classroom import solved_notebook
+from grader.course import Course
+from tests.attacks.support import SVM, Run, grader, new_course
+
+pytestmark = pytest.mark.slow
+
+MEMBER_BYTES = 250 << 20  # each member under the 256 MiB cap of one member
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")  # C0 controls but tab and newline, DEL, CSI
+ESCAPE_NAME = "Eve\x1b[2J\x1b]0;PWNED\x07 Mallory"
+RED_FILE = "\x1b[31mred-file\x1b[0m.txt"
+SPREADSHEET_NAMES = {"10004": '=HYPERLINK("http://evil.example";"click") Doe', "10005": "+1+1 Plus",
+                     "10006": "@SUM(A1) At", "10007": "Carl -2+3", "10008": "Dora =cmd|' /C calc'!A0"}
+
+
+def _notebook_bytes(course: Course) -> bytes:
+    return json.dumps(solved_notebook(course, SVM)).encode()
+
+
+def _folder(name: str, participant: str) -> str:
+    return f"{name}_{participant}_assignsubmission_file_"
+
+
+def _zeros(archive: zipfile.ZipFile, name: str) -> None:
+    with archive.open(name, "w", force_zip64=True) as member:
+        block = bytes(1 << 20)
+        for _ in range(MEMBER_BYTES >> 20):
+            member.write(block)
+
+
+@pytest.fixture(scope="module")
+def bomb(released_template: Course, tmp_path_factory) -> tuple[Course, Path, Run]:
+    folder = tmp_path_factory.mktemp("zipbomb")
+    course = new_course(released_template, folder)
+    download = folder / "DL-Lecture 1-bomb.zip"
+    nested = folder / "abgabe.zip"
+    with zipfile.ZipFile(nested, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as inner:
+        _zeros(inner, "inner1.ipynb")
+        _zeros(inner, "inner2.ipynb")
+    with zipfile.ZipFile(download, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr(f"{_folder('Ada Lovelace', '10001')}/{SVM}.ipynb", _notebook_bytes(course))
+        bob = _folder("Bob Bomb", "10002")
+        archive.writestr(f"{bob}/{SVM}.ipynb", _notebook_bytes(course))
+        for name in ("big1.ipynb", "big2.ipynb", "data1.bin", "data2.bin"):
+            _zeros(archive, f"{bob}/{name}")
+        archive.write(nested, f"{bob}/abgabe.zip")
+    return course, download, grader(course, "collect", str(download), timeout=600)
+
+
+def test_collect_of_a_zip_bomb_stays_under_a_few_hundred_mb(bomb):
+    """A 1.5 MiB download whose members (each under the 256 MiB cap, one in a zip inside) hold 1.5 GB.
+
+    Before the fixes the attack won: `grader collect` kept every member in memory and peaked at about 1.5 GB.
+    """
+    course, download, run = bomb
+    with zipfile.ZipFile(download) as archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+    assert download.stat().st_size < 4 << 20 and inflated > 1 << 30  # the attack is what it claims
+    assert run.finished, run.output
+    peak_mb = run.peak_bytes / 2**20
+    assert peak_mb < 400, f"grader collect peaked at {peak_mb:.0f} MB"
+    assert "Traceback" not in run.output, run.output
+    if run.returncode == 0:
+        assert (course.step_dir("submitted", "moodle-10001") / f"{SVM}.ipynb").exists(), run.output
+    else:
+        assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1, run.output
+
+
+@pytest.fixture(scope="module")
+def names(released_template: Course, tmp_path_factory) -> tuple[Course, list[Run], Path]:
+    folder = tmp_path_factory.mktemp("names")
+    course = new_course(released_template, folder)
+    download = folder / "DL-Lecture 1-names.zip"
+    with zipfile.ZipFile(download, "w") as archive:
+        archive.writestr(f"{_folder('Ada Lovelace', '10001')}/{SVM}.ipynb", _notebook_bytes(course))
+        eve = _folder(ESCAPE_NAME, "10003")
+        archive.writestr(f"{eve}/{SVM}.ipynb", _notebook_bytes(course))
+        archive.writestr(f"{eve}/{RED_FILE}", "not a notebook")
+        for participant, name in SPREADSHEET_NAMES.items():
+            archive.writestr(f"{_folder(name, participant)}/{SVM}.ipynb", _notebook_bytes(course))
+    runs = [grader(course, "collect", str(download)), grader(course, "autograde", "--workers", "1"),
+            grader(course, "export")]
+    return course, runs, folder
+
+
+def test_names_with_terminal_escapes_are_printed_without_them(names):
+    """A participant named with ESC sequences (clear screen, set the terminal's title) and a file named with
+    colour codes in a student's submission.
+
+    Before the fixes the attack won: `grader collect` printed the name and the file name raw.
+    """
+    _, runs, _ = names
+    collect = runs[0]
+    assert collect.returncode == 0, collect.output
+    assert "red-file" in collect.output, collect.output  # the file was reported
+    lines = [line.replace("\r", "") for run in runs for line in run.output.splitlines()]
+    shown = [line for line in lines if CONTROL.search(line)]
+    assert not shown, shown
+
+
+def test_names_a_spreadsheet_would_run_are_neutralized_in_scores_csv(names):
+    """Participants named =HYPERLINK(...), +1+1, @SUM(A1), -2+3 and =cmd|... in the LMS download.
+
+    Before the fixes the attack won: scores.csv held the names raw, and a spreadsheet ran them as formulas.
+    """
+    course, runs, _ = names
+    assert all(run.returncode == 0 for run in runs), [run.output for run in runs]
+    exported = list(course.root.glob("autograded/**/scores.csv"))
+    assert exported, runs[-1].output
+    with open(exported[0], newline="", encoding="utf-8") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert any("HYPERLINK" in cell for cell in cells) and any("SUM(A1)" in cell for cell in cells)
+    formulas = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert not formulas, formulas
