@@ -1,10 +1,12 @@
 """Trusted execution of one notebook: student cells in the sandbox, test cells here.
 
-The student's cells run in the sandbox, in their order. Then each test cell runs in this (trusted)
-process, in a fresh namespace where every name the test takes from the student resolves to plain
-data or to a proxy that calls the student's function in the sandbox. Whether a test passes is
-decided here, by code the student's code can neither reach nor change: patching numpy, builtins,
-sys.modules or IPython in the sandbox, lying objects and reordered cells change nothing.
+The student's cells run in the sandbox, in their order, in a world of their own. Then each test cell
+runs in this (trusted) process, in a fresh namespace where every name the test takes from the
+student resolves to plain data or to a proxy that calls the student's function in the sandbox: in a
+new world, where the student's cells were replayed (quietly) for that test cell alone. So nothing one
+test cell hands to the student's code can reach another test cell, or the cells' outputs. Whether a
+test passes is decided here, by code the student's code can neither reach nor change: patching numpy,
+builtins, sys.modules or IPython in the sandbox, lying objects and reordered cells change nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 from nbformat import NotebookNode, from_dict
 
 from grader.isolation import Channel, Limits, SandboxCrashed, Zygote
@@ -30,9 +33,6 @@ from grader.notebooks import is_test
 from grader.sandbox import codec
 
 MAX_CRASHES = 3
-TEXT_LIMIT = 20_000
-FIGURE_LIMIT = 400_000
-MAX_FIGURES = 5
 _EXCEPTIONS: dict[str, type[Exception]] = {}
 _ENDINGS = re.compile(r"(exited with code -?\d{1,4}|killed by signal [A-Z0-9]{2,12})")
 
@@ -73,12 +73,15 @@ def _ending(text: object) -> str:
     return match.group(0) if match else "ended unexpectedly"
 
 
-def _text(value: object, limit: int = TEXT_LIMIT) -> str:
+def _text(value: object, limit: int) -> str:
     return str(value)[:limit]
 
 
 class Session:
-    """One notebook's child in the sandbox, restarted (and its cells replayed) when it dies."""
+    """One notebook's world in the sandbox, restarted (and its cells replayed) when it dies.
+
+    Each test cell gets a new world: the cells that ran are replayed there, without outputs.
+    """
 
     def __init__(self, zygote: Zygote, files: dict[str, bytes], limits: Limits) -> None:
         self.zygote = zygote
@@ -88,6 +91,7 @@ class Session:
         self.channel: Channel | None = None
         self.replay: list[str] = []
         self.in_test = False
+        self.refused: str | None = None  # why a reference function was not run during the current call
 
     def remaining(self, cap: float | None = None) -> float:
         left = self.deadline - time.monotonic()
@@ -103,7 +107,7 @@ class Session:
                                                     for name, data in self.files.items()}})
             channel.receive(self.remaining(30))
             for source in self.replay:
-                channel.send({"op": "run", "source": source})
+                channel.send({"op": "run", "source": source, "quiet": True})
                 channel.receive(self.remaining(self.limits.cell_seconds))
         return self.channel
 
@@ -122,6 +126,8 @@ class Session:
         return reply
 
     def begin_test(self) -> None:
+        """A new world for one test cell: the student's cells replayed, then the test's calls."""
+        self.reset()
         channel = self.ensure()
         channel.send({"op": "test"})
         if "serving" not in channel.receive(self.remaining(10)):
@@ -129,10 +135,8 @@ class Session:
         self.in_test = True
 
     def end_test(self) -> None:
-        if self.in_test and self.channel is not None:
-            self.in_test = False
-            self.channel.send({"op": "end"})
-            self.channel.receive(self.remaining(10))
+        """Close the test cell's world: nothing it was handed survives it."""
+        self.reset()
 
     def request(self, message: dict, callbacks: dict[int, Callable[..., Any]]) -> dict:
         """Send a request of the test cell; run the callbacks it asks for; return its answer."""
@@ -156,14 +160,60 @@ class Session:
     def _run_callback(self, callbacks: dict[int, Callable[..., Any]], reply: dict) -> dict:
         """Run a trusted function the student's code called; functions it passed stay in the sandbox."""
         function = callbacks.get(reply.get("callback"))
-        if function is None:
+        raw = reply.get("args", [])
+        if function is None or not isinstance(raw, list):
             return {"error": "unknown callback"}
         args = [SandboxFunction(a["~function"], self, callbacks) if isinstance(a, dict) and "~function" in a
-                else codec.decode(a) for a in reply.get("args", [])]
+                else codec.decode(a) for a in raw]
+        refused = _too_big_for_a_reference(args, self.limits)
+        if refused:  # the reference is not run: the call that asked for it fails
+            self.refused = refused
+            return {"error": f"ValueError: {refused}"}
         try:
             return {"result": codec.encode(function(*args))}
         except Exception as error:  # a reference function failing on the student's data
-            return {"error": f"{type(error).__name__}: {error}"[:TEXT_LIMIT]}
+            return {"error": f"{type(error).__name__}: {error}"[:self.limits.text]}
+
+
+def _too_big_for_a_reference(args: list[Any], limits: Limits) -> str | None:
+    """Why these arguments are too big to hand to a reference function here, or None.
+
+    A reference runs in this (trusted) process, on data the student's code chose: the total number of
+    elements, the length of each axis and the number of axes are capped, so that its time and memory
+    stay small (an outer product of two vectors is at most reference_dimension squared elements).
+    """
+    elements = 0
+    for arg in args:
+        count, shape_ok = _elements(arg, limits, 0)
+        elements += count
+        if not shape_ok:
+            return (f"a reference function was handed an array with more than {limits.reference_ndim} axes "
+                    f"or an axis longer than {limits.reference_dimension}")
+    if elements > limits.reference_elements:
+        return f"reference functions are handed at most {limits.reference_elements} numbers at a time"
+    return None
+
+
+def _elements(value: Any, limits: Limits, depth: int) -> tuple[int, bool]:
+    """(number of elements, whether every array or list in it is small enough in shape)."""
+    if isinstance(value, np.ndarray):
+        return value.size, value.ndim + depth <= limits.reference_ndim and all(
+            n <= limits.reference_dimension for n in value.shape)
+    if isinstance(value, (list, tuple)):
+        if len(value) > limits.reference_dimension or depth >= limits.reference_ndim:
+            return len(value), False
+        total, ok = 0, True
+        for item in value:
+            count, item_ok = _elements(item, limits, depth + 1)
+            total, ok = total + count, ok and item_ok
+        return total, ok
+    if isinstance(value, dict):
+        total, ok = 0, True
+        for item in value.values():
+            count, item_ok = _elements(item, limits, depth)
+            total, ok = total + count, ok and item_ok
+        return total, ok
+    return 1, True
 
 
 class SandboxFunction:
@@ -178,7 +228,7 @@ class SandboxFunction:
         reply = self.session.request({"op": "invoke", "id": self.ident,
                                       "args": [codec.encode(a) for a in args]}, self.callbacks)
         if "error" in reply:
-            raise RuntimeError(_text(reply["error"]))
+            raise RuntimeError(_text(reply["error"], self.session.limits.text))
         return codec.decode(reply.get("result"))
 
 
@@ -209,18 +259,22 @@ class StudentFunction:
         encoded = [{"~callback": register(a)} if callable(a) and not isinstance(a, type) else codec.encode(a)
                    for a in args]
         substitute = {name: register(function) for name, function in references.items()}
+        self._session.refused = None
+        # What the student's function prints is not shown: it could show what a hidden test handed it.
         reply = self._session.request({"op": "call", "name": self.__name__, "args": encoded,
                                        "substitute": substitute}, callbacks)
-        if reply.get("stdout"):
-            print(str(reply["stdout"])[:20_000], end="")
+        if self._session.refused:
+            raise ValueError(self._session.refused)
+        limit = self._session.limits.text
         for caught in reply.get("warnings", [])[:20]:
             category = student_exception(str(caught.get("category", "Warning")))
             if not (isinstance(category, type) and issubclass(category, Warning)):
                 category = UserWarning
-            warnings.warn(_text(caught.get("message", ""), 500), category, stacklevel=2)
+            warnings.warn(_text(caught.get("message", ""), min(500, limit)), category, stacklevel=2)
         if "error" in reply:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
-            raise student_exception(str(error.get("type", "Exception")))(_text(error.get("message", "")))
+            exception = student_exception(str(error.get("type", "Exception")))
+            raise exception(_text(error.get("message", ""), limit))
         return codec.decode(reply.get("result"))
 
 
@@ -285,29 +339,30 @@ def _run_student_cell(cell: NotebookNode, count: int, session: Session, run: Not
         cell.outputs = [_error("GradingStopped", f"this cell ended the grading process ({crash}); "
                                "it was skipped and the rest of the notebook was graded without it")]
         return
-    cell.outputs = _student_outputs(reply, count)
+    cell.outputs = _student_outputs(reply, count, session.limits)
 
 
-def _student_outputs(reply: dict, count: int) -> list[NotebookNode]:
-    outputs = []
+def _student_outputs(reply: dict, count: int, limits: Limits) -> list[NotebookNode]:
     """The outputs of a student cell; the sandbox keeps them small, and so does this side (it may lie)."""
     outputs = []
     for name in ("stdout", "stderr"):
         if reply.get(name):
-            outputs.append(from_dict({"output_type": "stream", "name": name, "text": _text(reply[name])}))
+            outputs.append(from_dict({"output_type": "stream", "name": name,
+                                      "text": _text(reply[name], limits.text)}))
     figures = reply.get("figures") if isinstance(reply.get("figures"), list) else []
-    for image in figures[:MAX_FIGURES]:
-        if isinstance(image, str) and len(image) <= FIGURE_LIMIT * 4 // 3 + 4:
+    for image in figures[:limits.figures]:
+        if isinstance(image, str) and len(image) <= limits.figure_bytes * 4 // 3 + 4:
             outputs.append(from_dict({"output_type": "display_data", "data": {"image/png": image},
                                       "metadata": {}}))
     if reply.get("result") is not None:
         outputs.append(from_dict({"output_type": "execute_result", "execution_count": count,
-                                  "data": {"text/plain": _text(reply["result"])}, "metadata": {}}))
+                                  "data": {"text/plain": _text(reply["result"], limits.text)},
+                                  "metadata": {}}))
     error = reply.get("error")
     if isinstance(error, dict):
         lines = error.get("traceback") if isinstance(error.get("traceback"), list) else []
         outputs.append(from_dict({"output_type": "error", "ename": _text(error.get("ename", "Error"), 100),
-                                  "evalue": _text(error.get("evalue", "")),
+                                  "evalue": _text(error.get("evalue", ""), limits.text),
                                   "traceback": [_text(line, 2000) for line in lines[:50]]}))
     return outputs
 
@@ -341,9 +396,9 @@ def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Pat
     outputs = []
     if printed.getvalue():
         outputs.append(from_dict({"output_type": "stream", "name": "stdout",
-                                  "text": _text(printed.getvalue())}))
+                                  "text": _text(printed.getvalue(), session.limits.text)}))
     if failure is not None:
-        outputs.append(_error(type(failure).__name__, _text(failure)))
+        outputs.append(_error(type(failure).__name__, _text(failure, session.limits.text)))
     cell.outputs = outputs
 
 

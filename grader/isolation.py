@@ -1,8 +1,10 @@
 """Starting the grading sandbox: bubblewrap around a pre-warmed zygote, or the strongest fallback.
 
-The sandbox sees the Python installation read-only, its own empty /tmp and scratch folder, no
-network, no other process, and nothing of the course: not source/, release/, the gradebook, the
-configuration, other students' files or anyone's home.
+The sandbox sees the Python installation read-only (without this package: the grader's own code
+and the course's sample solutions are masked), its own writable folders, no network, no other
+process, and nothing of the course: not source/, release/, the gradebook, the configuration, other
+students' files or anyone's home. Inside it, every notebook and every test cell runs in a world of
+its own (see grader/sandbox/worker.py): new namespaces, fresh folders, nothing left behind.
 """
 
 from __future__ import annotations
@@ -17,31 +19,52 @@ import sys
 import sysconfig
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.sandbox import codec
 
 SANDBOX_CODE = Path(__file__).resolve().parent / "sandbox"
+PACKAGE = Path(__file__).resolve().parent
 INSIDE_CODE = "/opt/grader-sandbox"
-MESSAGE_LIMIT = 32 << 20
+SCRATCH = "/scratch"
+WRITABLE = (SCRATCH, "/tmp", "/dev/shm")
+TMPFS_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one notebook may use."""
+    """What one notebook may use. The first four come from SandboxedExecute's settings (the one place
+    they are defined, see grader/preprocessors.py); the rest are fixed here, and the sandbox gets every
+    one of them from here."""
 
-    memory_bytes: int = 1 << 30
-    cpu_seconds: int = 60
-    wall_seconds: float = 120.0
-    cell_seconds: float = 30.0
+    memory_bytes: int
+    cpu_seconds: int
+    wall_seconds: float
+    cell_seconds: float
     processes: int = 16
     file_bytes: int = 16 << 20
     open_files: int = 256
+    tmpfs_bytes: int = TMPFS_BYTES  # each of /scratch, /tmp and /dev/shm
+    text: int = 20_000  # characters of each output stream, result or error message of a cell
+    figure_bytes: int = 400_000  # one figure, as PNG
+    figures: int = 5  # figures shown per cell
+    message_bytes: int = 32 << 20  # one message from the sandbox (a value a test gets back)
+    reference_elements: int = 100_000  # numbers the student's code may hand to a reference function ...
+    reference_dimension: int = 1_000  # ... the length of each axis of an array it hands over ...
+    reference_ndim: int = 2  # ... and how many axes (lists count as arrays)
 
     def rlimits(self) -> dict[str, int]:
         return {"as": self.memory_bytes, "cpu": self.cpu_seconds, "nproc": self.processes,
                 "fsize": self.file_bytes, "nofile": self.open_files, "core": 0}
+
+    def sandbox_settings(self) -> dict:
+        """What the sandbox needs to know of the limits, sent with every world it opens."""
+        return {"rlimits": self.rlimits(), "tmpfs_bytes": self.tmpfs_bytes, "text": self.text,
+                "figure_bytes": self.figure_bytes, "figures": self.figures}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 class SandboxCrashed(Exception):
@@ -71,11 +94,8 @@ def _warn_fallback(reason: str) -> None:
         print(message, file=sys.stderr)
 
 
-TMPFS_BYTES = 256 << 20
-
-
 def _bwrap_args(binds: tuple[str, ...] = ()) -> list[str]:
-    """Everything read-only but /tmp, /dev/shm and /scratch (small, wiped after each notebook).
+    """Everything read-only but /tmp, /dev/shm and /scratch (each world mounts fresh ones over them).
 
     The zygote runs as the sandbox's pid 1 (--as-pid-1): the kernel does not deliver a signal to a
     pid namespace's init from inside unless init handles it, so student code cannot kill the zygote.
@@ -90,14 +110,40 @@ def _bwrap_args(binds: tuple[str, ...] = ()) -> list[str]:
             args += ["--ro-bind", str(path), str(path)]
     size = ["--size", str(TMPFS_BYTES)]
     args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp", *size, "--tmpfs", "/dev/shm",
-             *size, "--tmpfs", "/scratch"]
+             *size, "--tmpfs", "/scratch", "--dir", "/opt/grader-support", "--dir", "/opt/grader-hold"]
     for path in ("/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/localtime"):
         if Path(path).exists():
             args += ["--ro-bind", path, path]
-    for prefix in sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["purelib"]}):
+    for prefix in _python_folders():
         if not prefix.startswith("/usr/"):
             args += ["--ro-bind", prefix, prefix]
+    for package in _installed_package_folders():
+        args += ["--tmpfs", package, "--remount-ro", package]
     return [*args, *binds, "--remount-ro", "/", "--chdir", "/scratch"]
+
+
+def _python_folders() -> list[str]:
+    paths = sysconfig.get_paths()
+    return sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, paths["purelib"], paths["platlib"]})
+
+
+def _installed_package_folders() -> list[str]:
+    """This package where the sandbox's Python could find it (a non-editable install): masked by an empty
+    folder, so neither the grader's code nor the sample solutions it ships can be read inside."""
+    found = set()
+    for folder in _python_folders():
+        candidate = Path(folder) / "grader"
+        if (candidate / "isolation.py").is_file():
+            found.add(str(candidate))
+    if any(str(PACKAGE).startswith(folder.rstrip("/") + "/") for folder in _python_folders()):
+        found.add(str(PACKAGE))
+    return sorted(found)
+
+
+def _kept_below_writable() -> list[str]:
+    """Read-only folders bound below a writable one (a venv under /tmp): each world binds them again."""
+    return [prefix for prefix in _python_folders()
+            if any(prefix.startswith(folder + "/") for folder in WRITABLE)]
 
 
 def _environment(isolated: bool, control_fd: int, scratch: str) -> dict[str, str]:
@@ -105,8 +151,8 @@ def _environment(isolated: bool, control_fd: int, scratch: str) -> dict[str, str
             "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.matplotlib" if isolated else scratch,
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1", "GRADER_CONTROL_FD": str(control_fd),
-            "GRADER_ISOLATED": "1" if isolated else "0",
-            "GRADER_SCRATCH": "/scratch" if isolated else scratch}
+            "GRADER_ISOLATED": "1" if isolated else "0", "GRADER_SCRATCH": SCRATCH if isolated else scratch,
+            "GRADER_KEEP": os.pathsep.join(_kept_below_writable()) if isolated else ""}
 
 
 class Zygote:
@@ -156,20 +202,20 @@ class Zygote:
         return self.process is not None and self.process.poll() is None
 
     def open(self, limits: Limits) -> Channel:
-        """A channel to a fresh child that will run one notebook."""
+        """A channel to a fresh world that will run one notebook (or one test cell)."""
         if not self.alive():
             self.start()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            socket.send_fds(self.control, [json.dumps(limits.rlimits()).encode()], [theirs.fileno()])
+            socket.send_fds(self.control, [json.dumps(limits.sandbox_settings()).encode()], [theirs.fileno()])
         except OSError as error:
             raise SandboxCrashed("the sandbox stopped") from error
         finally:
             theirs.close()
-        return Channel(self, ours)
+        return Channel(self, ours, limits.message_bytes)
 
     def finish(self, timeout: float = 10.0) -> str:
-        """Stop the current child; every process it started is killed. Returns how it ended."""
+        """Stop the current world; every process in it is killed. Returns how it ended."""
         with contextlib.suppress(OSError):
             self.control.send(b"stop")
         self.control.settimeout(timeout)
@@ -177,8 +223,11 @@ class Zygote:
             reply = self.control.recv(4096)
             if not reply:
                 raise OSError("closed")
-            return json.loads(reply)["done"]
-        except (OSError, ValueError, KeyError, TimeoutError):
+            answer = json.loads(reply)
+            if answer.get("restart"):  # the zygote found a process it could not end: a new sandbox
+                self.start()
+            return str(answer["done"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, TimeoutError):
             self.start()
             return "the sandbox itself was stopped"
         finally:
@@ -194,32 +243,52 @@ class Zygote:
             self.process.wait()
             self.process = None
         if self._scratch:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            _remove_tree(self._scratch)
             self._scratch = None
 
 
-class Channel:
-    """Messages to and from one notebook's child, with a deadline."""
+def _remove_tree(path: str) -> None:
+    """Remove a folder the student's code wrote in, whatever permissions it gave what is in it."""
 
-    def __init__(self, zygote: Zygote, sock: socket.socket) -> None:
+    def writable_then_retry(function, failed: str, _) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(failed), 0o700)
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                os.chmod(failed, 0o700)
+            function(failed)
+
+    for _ in range(3):
+        shutil.rmtree(path, onerror=writable_then_retry)
+        if not os.path.exists(path):
+            return
+
+
+class Channel:
+    """Messages to and from one world, with a deadline. It raises nothing but SandboxCrashed."""
+
+    def __init__(self, zygote: Zygote, sock: socket.socket, limit: int) -> None:
         self.zygote = zygote
         self.sock = sock
-        self.deadline: float | None = None
+        self.limit = limit
 
     def send(self, message: dict) -> None:
         try:
             codec.send(self.sock, message)
         except OSError as error:
             raise SandboxCrashed("the notebook's process ended") from error
+        except (ValueError, TypeError, RecursionError) as error:
+            raise SandboxCrashed(f"a message could not be sent ({type(error).__name__})") from None
 
     def receive(self, timeout: float) -> dict:
-        self.sock.settimeout(max(timeout, 0.001))
         try:
-            return codec.receive(self.sock, MESSAGE_LIMIT)
+            self.sock.settimeout(max(timeout, 0.001))
+            return codec.receive(self.sock, self.limit)
         except TimeoutError:
             raise SandboxCrashed("time limit exceeded") from None
         except (ConnectionError, OSError, ValueError) as error:
             raise SandboxCrashed(str(error) or "the notebook's process ended") from None
+        except Exception as error:  # whatever else a malformed message could cause
+            raise SandboxCrashed(f"a malformed message ({type(error).__name__})") from None
 
     def close(self) -> str:
         self.sock.close()

@@ -54,16 +54,18 @@ def encode(value: Any, depth: int = 0) -> Any:
 
 
 def decode(data: Any) -> Any:
-    """The value that `encode` described (opaque and malformed markers become `Opaque`)."""
+    """The value that `encode` described (opaque, malformed and too deeply nested data become `Opaque`)."""
     try:
-        return _decode(data)
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        return _decode(data, 0)
+    except Exception:  # the data came from the sandbox: nothing in it may raise on this side
         return Opaque("malformed data")
 
 
-def _decode(data: Any) -> Any:
+def _decode(data: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        return Opaque("deeply nested data")
     if isinstance(data, list):
-        return [_decode(item) for item in data]
+        return [_decode(item, depth + 1) for item in data]
     if not isinstance(data, dict):
         return data
     if "~array" in data:
@@ -78,9 +80,9 @@ def _decode(data: Any) -> Any:
         raw = base64.b64decode(data["data"])
         return np.frombuffer(raw, dtype=dtype)[0] if len(raw) == dtype.itemsize else Opaque("malformed")
     if "~tuple" in data:
-        return tuple(_decode(item) for item in data["~tuple"])
+        return tuple(_decode(item, depth + 1) for item in data["~tuple"])
     if "~dict" in data:
-        return {str(key): _decode(item) for key, item in data["~dict"].items()}
+        return {str(key): _decode(item, depth + 1) for key, item in data["~dict"].items()}
     if "~float" in data:
         return float(data["~float"]) if data["~float"] in ("nan", "inf", "-inf") else Opaque("float")
     if "~bigint" in data:
@@ -102,11 +104,16 @@ def send(sock: Any, message: dict) -> None:
 
 
 def receive(sock: Any, limit: int) -> dict:
-    """Receive one message; a message over `limit` bytes or a closed socket raises ConnectionError."""
+    """Receive one message; one over `limit` bytes, a malformed one (say, nested deeper than the JSON
+    parser goes) or a closed socket raises ConnectionError, and nothing else but the socket's OSError."""
     size = struct.unpack("!I", _exactly(sock, 4))[0]
     if size > limit:
         raise ConnectionError(f"a message of {size} bytes is over the limit of {limit}")
-    message = json.loads(_exactly(sock, size))
+    body = _exactly(sock, size)
+    try:
+        message = json.loads(body)
+    except (ValueError, RecursionError, MemoryError):
+        raise ConnectionError("malformed message") from None
     if not isinstance(message, dict):
         raise ConnectionError("malformed message")
     return message

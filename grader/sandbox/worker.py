@@ -1,17 +1,20 @@
-"""The sandboxed side of grading: a pre-warmed zygote that forks one child per notebook.
+"""The sandboxed side of grading: a pre-warmed zygote that forks a world per notebook and per test cell.
 
 This file runs inside the sandbox and imports nothing of the course: only the standard library,
 numpy, matplotlib, IPython's input transformer and `codec` beside it. It never decides a verdict:
 it runs the student's cells and calls the student's functions on request, and answers with plain
-data (see codec.py). The trusted grading process decides everything.
+data (see codec.py). The trusted grading process decides everything, and sends every limit.
 
-Processes:
-- the zygote (started once per grading worker) imports numpy and matplotlib, then waits on the
-  control socket (fd 3) for a notebook; it forks a child per notebook and, when the notebook is
-  done or must be stopped, kills every other process it can see and wipes the writable folders;
-- the child runs the student's cells and, for each test cell, forks a grandchild that answers
-  the test cell's calls and then exits, so nothing a test cell hands to the student's code
-  survives into the next one.
+Processes (inside bubblewrap):
+- the zygote (started once per grading worker, the sandbox's pid 1) imports numpy and matplotlib,
+  then waits on the control socket (fd 3) for a world to open;
+- a world is what one notebook's cells (or one test cell, after its own replay of the cells) run
+  in: its first process enters new user, mount, pid and IPC namespaces and mounts a fresh tmpfs on
+  /scratch, /tmp, /dev/shm and the read-only folder of the instructor's files; its pid 1 forks the
+  process that runs the cells. When the world ends (or is stopped: its pid 1 is killed), the kernel
+  kills every process in it and its folders vanish with its mount namespace.
+Without bubblewrap (the fallback) the world is a child in its own process group, killed as a group,
+and its folder is emptied afterwards.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import ctypes
 import io
 import json
 import os
+import re
 import resource
 import select
 import shutil
@@ -36,13 +40,24 @@ from typing import Any
 
 import codec
 
-TEXT_LIMIT = 20_000
-FIGURE_LIMIT = 400_000
 SCRATCH = os.environ.get("GRADER_SCRATCH", "/scratch")
-# Inside bubblewrap the sandbox has its own process list and its own /tmp; without it (the fallback)
-# only the scratch folder is ours, and only the child's process group can be killed.
+# Inside bubblewrap every world gets namespaces of its own; without it (the fallback) it cannot.
 ISOLATED = os.environ.get("GRADER_ISOLATED") == "1"
-WRITABLE = [SCRATCH, "/tmp", "/dev/shm"] if ISOLATED else [SCRATCH]
+SUPPORT = "/opt/grader-support"  # the instructor's files: read-only, first on sys.path
+HOLD = "/opt/grader-hold"  # where read-only folders below a writable one wait while it is replaced
+_LIBC = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_DUMPABLE = 4
+
+
+class _Output:
+    """Output limits, as the trusted side sends them with every world (no defaults here)."""
+
+    text = 0
+    figure_bytes = 0
+    figures = 0
 
 
 def prewarm() -> None:
@@ -86,45 +101,108 @@ def zygote() -> None:
     # As the sandbox's pid 1 the zygote gets only the signals it handles: it handles none.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0: children cannot ptrace us
+        _LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # nothing forked from here can be traced or read
     control = socket.socket(fileno=int(os.environ["GRADER_CONTROL_FD"]))
     control.send(b"ready")
     while True:
-        data, fds, _, _ = socket.recv_fds(control, 4096, 1)
-        if not data or data == b"quit":
+        data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
+        if not data or data == b"quit" or not fds:
             return
         channel = socket.socket(fileno=fds[0])
-        limits = json.loads(data)
-        pid = os.fork()
-        if pid == 0:
-            control.close()
-            try:
-                child(channel, limits)
-            finally:
-                os._exit(0)
-        channel.close()
-        status = _wait_for_end(control, pid)
-        if ISOLATED:
-            _kill_all_but_me()
-        else:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        _wipe()
-        control.send(json.dumps({"done": status}).encode())
+        settings = json.loads(data)
+        status = _serve_world(control, channel, settings) if ISOLATED else _serve_unisolated(control, channel,
+                                                                                             settings)
+        clean = _sweep()
+        control.send(json.dumps({"done": status, "restart": not clean}).encode())
+        if not clean:
+            return  # something outlived its notebook: the trusted side starts a new sandbox
 
 
-def _wait_for_end(control: socket.socket, pid: int) -> str:
-    """Wait for the trusted side's word that the notebook is done; say how the child ended."""
-    pidfd = os.pidfd_open(pid)  # Linux only, like the sandbox itself
+def _serve_world(control: socket.socket, channel: socket.socket, settings: dict) -> str:
+    """Run one notebook (or one test cell) in a world of its own; say how it ended once it is gone.
+
+    The world is a new user, mount, pid and IPC namespace. Its first process (`_world`) mounts fresh
+    folders and forks the world's init; when that init ends, the kernel kills every process of the
+    world, whatever its state, and the world's folders go with its mount namespace.
+    """
+    report_out, report_in = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        os.close(report_out)
+        try:
+            _world(channel, settings, report_in)
+        finally:
+            os._exit(0)
+    os.close(report_in)
+    channel.close()
+    status = 0
     try:
-        ready, _, _ = select.select([control, pidfd], [], [])
-        status = _describe_status(os.waitpid(pid, 0)[1]) if pidfd in ready else "stopped while running"
-        control.recv(4096)  # the word to stop (waited for, when the child ended first)
-        return status
+        pidfd = os.pidfd_open(pid)  # Linux only, like the sandbox itself
+        try:
+            ended_first = _wait_for_end(control, pidfd)
+        finally:
+            os.close(pidfd)
+        if not ended_first:
+            _kill_world(report_out)
+        with contextlib.suppress(ChildProcessError):
+            _, status = os.waitpid(pid, 0)  # returns once the world's init, and so all of the world, is gone
+        report = _read_all(report_out)
+    finally:
+        os.close(report_out)
+    ending = re.search(r"^ended (.+)$", report, re.M)
+    if not ended_first:
+        return "stopped while running"
+    return ending.group(1) if ending else _describe_status(status)
+
+
+def _kill_world(report: int) -> None:
+    """Kill the world's init: the kernel then kills every other process of the world."""
+    ready, _, _ = select.select([report], [], [], 10)
+    line = os.read(report, 64).decode(errors="replace") if ready else ""
+    match = re.match(r"init (\d+)\n", line)
+    if match:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(match.group(1)), signal.SIGKILL)
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def _serve_unisolated(control: socket.socket, channel: socket.socket, settings: dict) -> str:
+    """Without bubblewrap: a child in its own process group, killed as a group; its folder wiped."""
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        try:
+            os.setsid()
+            child(channel, settings)
+        finally:
+            os._exit(0)
+    channel.close()
+    status = 0
+    pidfd = os.pidfd_open(pid)
+    try:
+        ended_first = _wait_for_end(control, pidfd)
     finally:
         os.close(pidfd)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        _, status = os.waitpid(pid, 0)
+    _wipe(SCRATCH)
+    return _describe_status(status) if ended_first else "stopped while running"
+
+
+def _wait_for_end(control: socket.socket, pidfd: int) -> bool:
+    """Wait for the trusted side's word that the notebook is done; whether its process ended first."""
+    ready, _, _ = select.select([control, pidfd], [], [])
+    control.recv(4096)  # the word to stop (waited for, when the process ended first)
+    return pidfd in ready
 
 
 def _describe_status(status: int) -> str:
@@ -133,58 +211,165 @@ def _describe_status(status: int) -> str:
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
-def _kill_all_but_me() -> None:
-    """Kill every process of this sandbox except the zygote and the sandbox's init."""
+def _sweep() -> bool:
+    """Reap what is left and make sure no process but the zygote remains; False if one does."""
     me = os.getpid()
     for _ in range(50):
-        others = [int(name) for name in os.listdir("/proc")
-                  if name.isdigit() and int(name) not in (1, me) and not _is_zombie(name)]
-        if not others:
-            break
-        for pid in others:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
+        others = _other_processes(me)
+        if not others:
+            return True
+        for pid in others:  # a zombie thread-group leader is killed with its group too
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         time.sleep(0.002)
+    return False
 
 
-def _is_zombie(pid: str) -> bool:
-    """Whether a process has ended and only waits to be reaped (or is already gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
+def _other_processes(me: int) -> list[int]:
+    if not ISOLATED:
+        return []  # without a pid namespace of its own, the zygote cannot tell the student's processes
+    return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me)]
 
 
-def _wipe() -> None:
-    for folder in WRITABLE:
-        if not os.path.isdir(folder):
-            continue
+def _wipe(folder: str) -> None:
+    """Empty a folder, whatever permissions the student's code gave what is in it (fallback only)."""
+    for _ in range(3):
         for name in os.listdir(folder):
             path = os.path.join(folder, name)
-            if os.path.ismount(path):
-                continue
             with contextlib.suppress(OSError):
                 if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
+                    shutil.rmtree(path, onerror=_writable_then_retry)
                 else:
                     os.unlink(path)
+        if not os.listdir(folder):
+            return
+
+
+def _writable_then_retry(function: Any, path: str, _: Any) -> None:
+    with contextlib.suppress(OSError):
+        os.chmod(os.path.dirname(path), 0o700)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o700)
+        function(path)
+
+
+# ----------------------------------------------------------------------------- a world
+
+
+def _world(channel: socket.socket, settings: dict, report: int) -> None:
+    """The world's first process: new namespaces, fresh folders, the instructor's files; then its init."""
+    _quiet_stdio()
+    _enter_namespaces()
+    _fresh_folders(int(settings["tmpfs_bytes"]))
+    message = codec.receive(channel, 1 << 30)
+    if message.get("op") != "files":
+        return
+    _write_files(message["files"], (SUPPORT, SCRATCH))
+    _mount(None, SUPPORT, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    codec.send(channel, {"ok": True})
+    init = os.fork()
+    if init == 0:
+        _init(channel, settings, report)
+    channel.close()
+    os.write(report, f"init {init}\n".encode())
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(init, 0)
+
+
+def _init(channel: socket.socket, settings: dict, report: int) -> None:
+    """The world's pid 1: it forks the notebook's process, reaps orphans, and ends when the notebook does."""
+    worker = os.fork()
+    if worker == 0:
+        os.close(report)
+        try:
+            child(channel, settings)
+        finally:
+            os._exit(0)
+    channel.close()
+    status = 0
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+        if pid == worker:
+            break
+    os.write(report, f"ended {_describe_status(status)}\n".encode())
+    os._exit(0)
+
+
+def _quiet_stdio() -> None:
+    """The world writes nothing to the zygote's output (a pipe the trusted side reads when it crashes)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _enter_namespaces() -> None:
+    """New user, mount, pid and IPC namespaces; the same uid inside, with capabilities until dropped."""
+    uid, gid = os.geteuid(), os.getegid()
+    _check(_LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def _fresh_folders(size: int) -> None:
+    """New, empty tmpfs on every writable folder; read-only folders bound below them are bound again."""
+    keep = [path for path in os.environ.get("GRADER_KEEP", "").split(os.pathsep) if path]
+    if keep:
+        _mount("tmpfs", HOLD, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=700")
+    for index, path in enumerate(keep):
+        os.mkdir(f"{HOLD}/{index}")
+        _mount(path, f"{HOLD}/{index}", None, MS_BIND | MS_REC)
+    for folder, mode in ((SCRATCH, "755"), ("/tmp", "1777"), ("/dev/shm", "1777"), (SUPPORT, "755")):
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
+    for index, path in enumerate(keep):
+        os.makedirs(path, exist_ok=True)
+        _mount(f"{HOLD}/{index}", path, None, MS_BIND | MS_REC)
+    if keep:
+        _check(_LIBC.umount2(HOLD.encode(), MNT_DETACH), "umount")
+
+
+def _drop_capabilities() -> None:
+    """No capability at all from here on, not even in the world's own namespaces."""
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    _check(_LIBC.capset(header, (ctypes.c_uint32 * 6)()), "capset")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    def text(value: str | None) -> bytes | None:
+        return None if value is None else value.encode()
+
+    _check(_LIBC.mount(text(source), text(target), text(fstype), ctypes.c_ulong(flags), text(data)),
+           f"mount {target}")
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
 # ----------------------------------------------------------------------------- child
 
 
-def child(channel: socket.socket, limits: dict) -> None:
-    """Run one notebook: files, student cells, then one grandchild per test cell."""
-    os.setsid()
+def child(channel: socket.socket, settings: dict) -> None:
+    """Run a notebook's cells, then (in a world opened for a test cell) answer that test's calls."""
+    if ISOLATED:
+        _drop_capabilities()
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    _Output.text, _Output.figure_bytes, _Output.figures = (int(settings[name]) for name in
+                                                           ("text", "figure_bytes", "figures"))
     os.makedirs(SCRATCH, exist_ok=True)
     os.chdir(SCRATCH)
-    sys.path.insert(0, SCRATCH)
-    _limit(limits)
+    sys.path[:0] = [SUPPORT, SCRATCH] if ISOLATED else [SCRATCH]
+    _limit(settings["rlimits"])
     os.register_at_fork(after_in_child=_lower_priority_of_forks)
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     builtins.get_ipython = lambda: _SHELL  # type: ignore[attr-defined]
@@ -195,13 +380,16 @@ def child(channel: socket.socket, limits: dict) -> None:
         except ConnectionError:
             return
         op = message.get("op")
-        if op == "files":
-            _write_files(message["files"])
+        if op == "files":  # inside bubblewrap the world's first process wrote them
+            _write_files(message["files"], (SCRATCH,))
             codec.send(channel, {"ok": True})
         elif op == "run":
-            codec.send(channel, _run_cell(message["source"], namespace))
+            reply = _run_cell(message["source"], namespace, quiet=bool(message.get("quiet")))
+            codec.send(channel, {"ok": True} if message.get("quiet") else reply)
         elif op == "test":
-            _serve_test_cell(channel, namespace)
+            codec.send(channel, {"serving": True})
+            _answer_requests(channel, namespace)
+            codec.send(channel, {"finished": True})
         else:
             return
 
@@ -214,19 +402,20 @@ def _limit(limits: dict) -> None:
                 resource.setrlimit(kind, (int(value), int(value)))
 
 
-def _write_files(files: dict[str, str]) -> None:
+def _write_files(files: dict[str, str], folders: tuple[str, ...]) -> None:
     for name, data in files.items():
         if os.path.basename(name) != name or name.startswith("."):
             continue
-        with open(os.path.join(SCRATCH, name), "wb") as handle:
-            handle.write(base64.b64decode(data))
+        for folder in folders:
+            with open(os.path.join(folder, name), "wb") as handle:
+                handle.write(base64.b64decode(data))
 
 
 class _Capture(io.StringIO):
-    """A stream that keeps at most TEXT_LIMIT characters."""
+    """A stream that keeps at most the text limit's characters."""
 
     def write(self, text: str) -> int:
-        room = TEXT_LIMIT - self.tell()
+        room = _Output.text - self.tell()
         if room > 0:
             super().write(text[:room])
         return len(text)
@@ -252,7 +441,7 @@ def _student_code():
         _student_running = False
 
 
-def _run_cell(source: str, namespace: dict) -> dict:
+def _run_cell(source: str, namespace: dict, quiet: bool = False) -> dict:
     """Execute one student cell like a notebook would; return its outputs as plain data."""
     from IPython.core.inputtransformer2 import TransformerManager
 
@@ -267,10 +456,10 @@ def _run_cell(source: str, namespace: dict) -> dict:
             code = TransformerManager().transform_cell(source)
             result_text = _execute(code, namespace)
         except BaseException as exception:  # the student's code may raise anything, even SystemExit
-            error = {"ename": type(exception).__name__, "evalue": str(exception)[:TEXT_LIMIT],
+            error = {"ename": type(exception).__name__, "evalue": str(exception)[:_Output.text],
                      "traceback": _student_traceback(exception)}
     return {"stdout": out.getvalue(), "stderr": err.getvalue(), "result": result_text,
-            "figures": _figures(), "error": error}
+            "figures": _figures(render=not quiet), "error": error}
 
 
 def _show_warning_on(stream: io.StringIO):
@@ -295,7 +484,7 @@ def _execute(code: str, namespace: dict) -> str | None:
     if value is None:
         return None
     with contextlib.suppress(Exception):
-        return repr(value)[:TEXT_LIMIT]
+        return repr(value)[:_Output.text]
     return f"<{type(value).__name__} object>"
 
 
@@ -305,16 +494,16 @@ def _student_traceback(exception: BaseException) -> list[str]:
     return [*lines, f"{type(exception).__name__}: {str(exception)[:2000]}"]
 
 
-def _figures() -> list[str]:
+def _figures(render: bool = True) -> list[str]:
     """PNG images of the figures the cell left open (closed afterwards)."""
     import matplotlib.pyplot as plt
 
     images = []
-    for number in plt.get_fignums()[:5]:
+    for number in plt.get_fignums()[:_Output.figures] if render else []:
         buffer = io.BytesIO()
         with contextlib.suppress(Exception):
             plt.figure(number).savefig(buffer, format="png", dpi=72)
-            if buffer.tell() <= FIGURE_LIMIT:
+            if buffer.tell() <= _Output.figure_bytes:
                 images.append(base64.b64encode(buffer.getvalue()).decode())
     plt.close("all")
     return images
@@ -353,26 +542,8 @@ _SHELL = _Shell()
 # ----------------------------------------------------------------------------- test cells
 
 
-def _serve_test_cell(channel: socket.socket, namespace: dict) -> None:
-    """Fork a grandchild that answers one test cell's requests; wait for it and clean up after it."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _answer_requests(channel, namespace)
-        finally:
-            os._exit(0)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        status = 0
-    codec.send(channel, {"ended": _describe_status(status)})
-
-
 def _answer_requests(channel: socket.socket, namespace: dict) -> None:
-    # A test cell's calls write no files: nothing they are handed can be left for a later cell.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    codec.send(channel, {"serving": True})
+    """Answer one test cell's requests until it ends (this world then ends with it)."""
     while True:
         message = codec.receive(channel, 1 << 30)
         op = message.get("op")
@@ -402,7 +573,7 @@ def _call(channel: socket.socket, message: dict, namespace: dict) -> dict:
     substitutes = {name: _callback(channel, ident) for name, ident in message.get("substitute", {}).items()}
     saved = {name: namespace.get(name, _MISSING) for name in substitutes}
     namespace.update(substitutes)
-    out = _Capture()
+    out = _Capture()  # what the student's code prints while a test calls it is never shown
     caught: list = []
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), \
@@ -411,14 +582,13 @@ def _call(channel: socket.socket, message: dict, namespace: dict) -> dict:
             result = function(*args)
         reply = {"result": codec.encode(result)}
     except BaseException as exception:  # anything the student's code raises is reported, never trusted
-        reply = {"error": {"type": type(exception).__name__, "message": str(exception)[:TEXT_LIMIT]}}
+        reply = {"error": {"type": type(exception).__name__, "message": str(exception)[:_Output.text]}}
     finally:
         for name, old in saved.items():
             if old is _MISSING:
                 namespace.pop(name, None)
             else:
                 namespace[name] = old
-    reply["stdout"] = out.getvalue()
     reply["warnings"] = [{"category": w.category.__name__, "message": str(w.message)[:500]} for w in caught]
     return reply
 
@@ -468,7 +638,7 @@ def _invoke(channel: socket.socket, message: dict) -> dict:
     try:
         return {"result": codec.encode(function(*[_argument(channel, a) for a in message.get("args", [])]))}
     except BaseException as exception:  # reported to the trusted side as the function's error
-        return {"error": f"{type(exception).__name__}: {exception}"[:TEXT_LIMIT]}
+        return {"error": f"{type(exception).__name__}: {exception}"[:_Output.text]}
 
 
 if __name__ == "__main__":
