@@ -82,7 +82,13 @@ def collect(course: Course, download: Path, *, worksheet: Path | None = None,
                                            if p.lms_id not in covered and not p.members)
         report.registered = register(course, people)
         for plan in plans:
-            _write(course, plan, force, report)
+            try:
+                _write(course, plan, force, report)
+            except OSError as error:
+                folder = course.step_dir("submitted", plan.student)
+                raise GraderError(f"{folder}: cannot be written ({error.strerror or error}); check that the "
+                                  "course folder is writable and has free space, then collect "
+                                  "again.") from None
     _groups_note(submissions.values(), report)
     _make_printable(report)
     return report

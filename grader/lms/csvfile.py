@@ -160,13 +160,21 @@ def neutralize(cell: str) -> str:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write bytes to a new file beside `path`, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write bytes to a new file beside `path`, then move it into place; one line if that fails."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise GraderError(f"{path}: cannot be written ({error.strerror or error}); choose a folder you can "
+                          "write to with -o/--output.") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise GraderError(f"{path}: cannot be written ({error.strerror or error}); free some disk space or "
+                          "choose another folder with -o/--output.") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
