@@ -159,8 +159,8 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
 
 
 def _moodle_upload_order(lms: LmsFiles) -> list[str]:
-    """How to upload the Moodle files: Moodle's worksheet import skips rows changed in Moodle after the
-    worksheet's "Last modified (grade)", and the feedback-zip upload changes every row it touches."""
+    """How to upload the Moodle files: Moodle's worksheet import skips rows whose grade record is newer than
+    the worksheet's "Last modified (grade)", and the feedback-zip upload creates grade records dated now."""
     if not lms.moodle_worksheet:
         return []
     order = [f"upload {MOODLE_WORKSHEET} first (Submissions, 'Upload grading worksheet', Encoding and "
@@ -168,7 +168,8 @@ def _moodle_upload_order(lms: LmsFiles) -> list[str]:
              "more recently in Moodle than in the spreadsheet' unticked)"]
     if lms.feedback_zip:
         order.append(f"then {FEEDBACK_ZIP} ('Upload multiple feedback files in a zip'); the other way round, "
-                     "the zip upload marks every grade as just modified and the worksheet import skips them")
+                     "the zip upload dates the grade records of students without a grade now, and the "
+                     "worksheet import skips those rows")
     return ["Moodle: " + "; ".join(order) + ". Before every later export download a fresh worksheet: one "
             "downloaded before your last upload is older than the grades in Moodle, and Moodle skips those "
             "rows (unless you tick that box, which overwrites grades changed in Moodle)."]
