@@ -140,3 +140,146 @@ def test_indexing_a_wrong_return_type_is_explained():
     outcome = checks.value(np.array([1.0]), "forward_propagation(...)")
     with pytest.raises(checks.CheckFailed, match="has no part"):
         outcome[1]["z_a"]
+
+
+# --- what a student sees ---------------------------------------------------------------------------
+
+
+def test_jupyter_shows_only_the_message_and_str_keeps_all_of_it():
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.expect_close(checks.value(2.0, "f(1)"), 3.0, mistakes={"off by one": 2.0})
+    shown = failure.value._render_traceback_()
+    assert "f(1) returned a wrong value." in shown[0]
+    assert shown[-1] == "This matches a known mistake: off by one."
+    assert not any("checks.py" in line or "File " in line for line in shown)
+    assert str(failure.value).splitlines() == [line.replace("\x1b[31m\x1b[1m", "").replace("\x1b[0m", "")
+                                               for line in shown]
+
+
+def test_functions_are_named_and_matrices_aligned():
+    def identity(z):
+        return z
+
+    def wrong_layer(W, b, X, activation):
+        return activation(W @ X) * 0
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.expect_close(checks.call(wrong_layer, np.eye(2), np.zeros(2), np.eye(2), identity), np.eye(2))
+    message = str(failure.value)
+    assert ", identity)" in message and "0x" not in message
+    lines = message.splitlines()
+    assert lines[1] == "  expected: [[1., 0.],"
+    assert lines[2] == "             [0., 1.]]"
+    assert checks._argument_text(np.tanh) == "np.tanh"
+
+
+def test_a_passing_test_prints_one_confirmation(capsys):
+    checks.passed("sigmoid")
+    assert capsys.readouterr().out.count("\n") == 1
+    checks.call(lambda: 1.0, hidden="a hidden case")
+    checks.passed("sigmoid")
+    assert capsys.readouterr().out == "\u2714 sigmoid passed all tests.\n"
+
+
+def test_an_unanswered_question_is_explained():
+    namespace = {"checks": checks}
+    with pytest.raises(checks.CheckFailed, match="answer_x is not defined yet: in the cell above"):
+        exec("checks.answer('answer_x')", namespace)
+    namespace["answer_x"] = 3
+    exec("value = checks.answer('answer_x')", namespace)
+    assert namespace["value"] == 3
+
+
+def test_a_demo_cell_names_what_to_implement_first_and_draws_nothing(capsys):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def sigmoid(z):
+        raise NotImplementedError()
+
+    before = plt.get_fignums()
+    with checks.needs("sigmoid"):
+        plt.figure()
+        sigmoid(1.0)
+    with checks.needs("answer_n_biases"):
+        answer_n_biases  # noqa: B018, F821
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["Implement sigmoid above first (this cell uses it).",
+                   "Answer the question that defines answer_n_biases above first (this cell uses it)."]
+    assert plt.get_fignums() == before
+    with pytest.raises(ValueError), checks.needs("sigmoid"):
+        raise ValueError("a real bug is not hidden")
+
+
+def test_a_dependent_test_says_which_helper_to_fix_first():
+    namespace: dict = {}
+    exec("def helper(x):\n    return -x\n\ndef outer(x):\n    return helper(x) + 1\n", namespace)
+    broken = checks.requires(namespace["helper"], 2.0, expected=2.0)
+    with pytest.raises(checks.CheckFailed) as failure, checks.fix_first(broken, broken):
+        checks.expect_close(checks.call(namespace["outer"], 2.0), 3.0)
+    lines = str(failure.value).splitlines()
+    assert lines[0].startswith("Fix helper first: this test uses helper, which is not right yet")
+    assert "helper(2.0) returned a wrong value." in lines[1]
+    assert "outer(2.0) returned a wrong value." in lines[2]
+    fine = checks.requires(namespace["outer"], 1.0, expected=0.0)
+    with pytest.raises(checks.CheckFailed) as failure, checks.fix_first(fine):
+        checks.expect_close(checks.value(1.0, "x"), 2.0)
+    assert "first" not in str(failure.value)
+
+
+def test_exceptions_warnings_and_ranges_can_be_named_as_mistakes():
+    def precision(y_true, y_pred):
+        return 0 / 0
+
+    with pytest.raises(checks.CheckFailed, match=r"ZeroDivisionError.*\nThis matches a known mistake: no"):
+        checks.call(precision, [1], [0], mistakes={ZeroDivisionError: "no guard"})
+    with pytest.raises(checks.CheckFailed, match="known mistake: coarse eps"):
+        checks.expect_close(checks.value(1e-3, "bce"), 0.0, atol=1e-6,
+                            mistakes={"coarse eps": lambda cost: 1e-6 < float(cost) < 0.1})
+    outcome = checks.call(lambda z: np.exp(-z), np.array([-1000.0]))
+    with pytest.raises(checks.CheckFailed, match=r"overflow.*\nThis matches a known mistake: naive"):
+        checks.expect_no_warning(outcome, mistake="naive")
+
+
+# --- a helper swap never gives points to code that does not run ------------------------------------
+
+
+def _functions(code: str) -> dict:
+    namespace: dict = {"np": np}
+    exec(code, namespace)
+    return namespace
+
+
+def test_functions_that_only_call_each_other_earn_nothing():
+    names = _functions("def precision(t, p):\n    return recall(p, t)\n\n"
+                       "def recall(t, p):\n    return precision(p, t)\n")
+    checks.use_references("precision", recall=lambda t, p: 1.0)
+    try:
+        with pytest.raises(checks.CheckFailed, match="raised RecursionError"):
+            checks.call(names["precision"], [1], [1])
+    finally:
+        checks.use_references("precision")
+
+
+def test_a_broken_helper_costs_only_its_own_points():
+    names = _functions("def sigmoid(z):\n    raise NotImplementedError()\n\n"
+                       "def layer(W, x):\n    return (W * x).sum()\n\n"
+                       "def forward(W, x):\n    return sigmoid(layer(W, x))\n")
+    checks.use_references("forward", sigmoid=lambda z: 1 / (1 + np.exp(-z)), layer=lambda W, x: W @ x)
+    try:
+        outcome = checks.call(names["forward"], np.array([[1.0, 0.0]]), np.array([0.0, 0.0]))
+        checks.expect_close(outcome, [0.5])
+    finally:
+        checks.use_references("forward")
+
+
+def test_a_function_that_fails_with_correct_helpers_of_its_own_earns_nothing():
+    names = _functions("def helper(x):\n    return [2 * v for v in x]\n\n"
+                       "def outer(x):\n    return helper(x).sum()\n")
+    checks.use_references("outer", helper=lambda x: 2 * np.asarray(x))
+    try:
+        with pytest.raises(checks.CheckFailed, match="raised AttributeError"):
+            checks.call(names["outer"], np.array([1.0, 2.0]))
+    finally:
+        checks.use_references("outer")

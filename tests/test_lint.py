@@ -72,9 +72,10 @@ def test_outputs_and_schema_version_are_reported():
 
 def test_duplicate_grade_ids_across_notebooks_and_corrupt_files(tmp_path, repo_course):
     course = new_course(tmp_path / "course", repo_course, notebooks=[])
-    nbformat.write(notebook(solution("f"), autograder_cell("test_f")), course.source / "01_a.ipynb")
-    nbformat.write(notebook(solution("f"), autograder_cell("test_g")), course.source / "02_b.ipynb")
-    (course.source / "03_c.ipynb").write_text("{ not json")
+    source = course.folder("source", "lecture01")  # empty so far: no assignment until a notebook is in it
+    nbformat.write(notebook(solution("f"), autograder_cell("test_f")), source / "01_a.ipynb")
+    nbformat.write(notebook(solution("f"), autograder_cell("test_g")), source / "02_b.ipynb")
+    (source / "03_c.ipynb").write_text("{ not json")
     problems = lint(course)
     assert any("02_b.ipynb: grade_id 'f' is also used in 01_a.ipynb" in p for p in problems)
     assert any("03_c.ipynb: not a readable notebook" in p for p in problems)
@@ -87,7 +88,7 @@ def test_the_course_notebooks_pass(repo_course: Course):
 
 def test_the_lint_command_exits_nonzero_on_problems(tmp_path, repo_course):
     course = new_course(tmp_path / "course", repo_course, notebooks=[])
-    nbformat.write(notebook(solution("f")), course.source / "01_a.ipynb")
+    nbformat.write(notebook(solution("f")), course.folder("source", "lecture01") / "01_a.ipynb")
     run = subprocess.run([sys.executable, "-m", "grader.cli", "lint", "--course", str(course.root)],
                          capture_output=True, text=True)
     assert run.returncode == 1

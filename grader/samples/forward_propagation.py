@@ -301,4 +301,12 @@ MISTAKES = [
         "answer_can_infer_100x100 = True",
     ),
     _mistake("answering with a string", "answer_can_infer_100x100", 'answer_can_infer_100x100 = "no"'),
+    # A helper that does not run costs only its own points: forward_propagation is right.
+    _mistake(
+        "sigmoid left unimplemented (forward_propagation keeps its points)",
+        "sigmoid",
+        """def sigmoid(z):
+    raise NotImplementedError()
+""",
+    ),
 ]

@@ -6,6 +6,22 @@ NOTEBOOK = "06_scores"
 
 ALTERNATIVES = {
     "explicit loops, Python floats": {
+        "mean_absolute_error": (
+            "def mean_absolute_error(y_true, y_pred):\n"
+            "    total, count = 0.0, 0\n"
+            "    for t, p in zip(np.ravel(y_true), np.ravel(y_pred)):\n"
+            "        total += abs(float(t) - float(p))\n"
+            "        count += 1\n"
+            "    return total / count\n"
+        ),
+        "mean_squared_error": (
+            "def mean_squared_error(y_true, y_pred):\n"
+            "    total = 0.0\n"
+            "    flat_true, flat_pred = np.ravel(y_true), np.ravel(y_pred)\n"
+            "    for i in range(flat_true.size):\n"
+            "        total += (float(flat_true[i]) - float(flat_pred[i])) ** 2\n"
+            "    return total / flat_true.size\n"
+        ),
         "predict_classes": (
             "def predict_classes(S):\n"
             "    K, N = S.shape\n"
@@ -151,7 +167,53 @@ ALTERNATIVES = {
     },
 }
 
+ALTERNATIVES["per-example losses, float32, 0-d arrays"] = {
+    "mean_absolute_error": (
+        "def mean_absolute_error(y_true, y_pred):\n"
+        "    errors = np.abs(np.asarray(y_true, np.float32) - np.asarray(y_pred, np.float32))\n"
+        "    per_example = np.atleast_2d(errors).mean(axis=0)  # one loss per column\n"
+        "    return np.array(per_example.mean())\n"
+    ),
+    "mean_squared_error": (
+        "def mean_squared_error(y_true, y_pred):\n"
+        "    d = (np.asarray(y_true) - np.asarray(y_pred)).astype(np.float32)\n"
+        "    print('squared errors of', d.size, 'values')\n"
+        "    return np.float32(np.dot(d.ravel(), d.ravel()) / d.size)\n"
+    ),
+}
+
+ALTERNATIVES["np.average and np.square"] = {
+    "mean_absolute_error": (
+        "def mean_absolute_error(y_true, y_pred):\n    return np.average(abs(y_pred - y_true))\n"
+    ),
+    "mean_squared_error": (
+        "def mean_squared_error(y_true, y_pred):\n    return np.square(y_pred - y_true).mean()\n"
+    ),
+}
+
+
+def _loss_mistake(name: str, cell: str, returned: str) -> Mistake:
+    """A mistake in one of the two regression losses: the expression it returns."""
+    code = f"def {cell}(y_true, y_pred):\n    return {returned}\n"
+    return Mistake(name=name, cells={cell: code}, fails=(f"test_{cell}",))
+
+
+AE, MSE = "mean_absolute_error", "mean_squared_error"
+
 MISTAKES = [
+    # --- mean_absolute_error (AE) ---
+    _loss_mistake("AE: sum instead of mean", AE, "np.sum(np.abs(y_true - y_pred))"),
+    _loss_mistake("AE: no abs", AE, "np.mean(y_true - y_pred)"),
+    _loss_mistake("AE: squares instead of absolute values", AE, "np.mean((y_true - y_pred) ** 2)"),
+    _loss_mistake("AE: wrong axis on a batch", AE, "np.mean(np.abs(y_true - y_pred), axis=0)"),
+    _loss_mistake("AE: divides by len(y)", AE, "np.sum(np.abs(y_true - y_pred)) / len(y_true)"),
+    # --- mean_squared_error (MSE) ---
+    _loss_mistake("MSE: sum instead of mean", MSE, "np.sum((y_true - y_pred) ** 2)"),
+    _loss_mistake("MSE: absolute instead of squared", MSE, "np.mean(np.abs(y_true - y_pred))"),
+    _loss_mistake("MSE: squaring the mean error", MSE, "np.mean(y_true - y_pred) ** 2"),
+    _loss_mistake("MSE: wrong axis on a batch", MSE, "np.mean((y_true - y_pred) ** 2, axis=0)"),
+    _loss_mistake("MSE: the root of the MSE (RMSE)", MSE, "np.sqrt(np.mean((y_true - y_pred) ** 2))"),
+    # --- the scores ---
     Mistake(
         name="argmax along the wrong axis",
         cells={"predict_classes": "def predict_classes(S):\n    return np.argmax(S, axis=1)\n"},
@@ -264,5 +326,24 @@ MISTAKES = [
             "    return 1 - ss_res / ss_tot\n"
         )},
         fails=("test_r2_score",),
+    ),
+    Mistake(
+        name="no predicted positives (a raw ZeroDivisionError with Python ints)",
+        cells={"precision": (
+            "def precision(y_true, y_pred):\n"
+            "    tp = sum(1 for t, p in zip(y_true, y_pred) if t == 1 and p == 1)\n"
+            "    fp = sum(1 for t, p in zip(y_true, y_pred) if t == 0 and p == 1)\n"
+            "    return tp / (tp + fp)\n"
+        )},
+        fails=("test_precision",),
+    ),
+    # Code that cannot run earns nothing, even where a hidden test swaps in a reference helper.
+    Mistake(
+        name="precision and recall that only call each other",
+        cells={
+            "precision": "def precision(y_true, y_pred):\n    return recall(y_pred, y_true)\n",
+            "recall": "def recall(y_true, y_pred):\n    return precision(y_pred, y_true)\n",
+        },
+        fails=("test_precision", "test_recall"),
     ),
 ]

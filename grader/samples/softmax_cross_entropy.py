@@ -143,6 +143,22 @@ MISTAKES = [
 '''},
         fails=("test_softmax",),
     ),
+    Mistake(
+        name="the max of each column subtracted, but divided by the sum of the whole matrix",
+        cells={"softmax": '''def softmax(S):
+    exps = np.exp(S - np.max(S, axis=0, keepdims=True))
+    return exps / np.sum(exps)
+'''},
+        fails=("test_softmax",),
+    ),
+    Mistake(
+        name="subtracts the minimum of each column instead of its maximum",
+        cells={"softmax": '''def softmax(S):
+    exps = np.exp(S - np.min(S, axis=0, keepdims=True))
+    return exps / np.sum(exps, axis=0, keepdims=True)
+'''},
+        fails=("test_softmax",),
+    ),
     # --- cross_entropy_losses ---
     Mistake(
         name="softmax then log",

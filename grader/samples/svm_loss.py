@@ -305,4 +305,17 @@ MISTAKES = [
 '''},
         fails=("test_svm_loss",),
     ),
+    # Code that cannot run earns nothing, even where a hidden test swaps in a reference helper.
+    Mistake(
+        name="svm_losses and svm_loss_single that call each other",
+        cells={
+            "svm_loss_single": '''def svm_loss_single(s, y):
+    return svm_losses(s[:, None], np.array([y]))[0]
+''',
+            "svm_losses": '''def svm_losses(S, y):
+    return np.array([svm_loss_single(S[:, i], y[i]) for i in range(S.shape[1])])
+''',
+        },
+        fails=("test_svm_loss_single", "test_svm_losses"),
+    ),
 ]

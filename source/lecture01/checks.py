@@ -9,6 +9,10 @@ Usage in a test cell::
 
     out = checks.call(svm_loss, S, y)
     checks.expect_close(out, 5.2667, mistakes={"forgetting the margin": 4.2667})
+    checks.passed("svm_loss")
+
+A failing check raises CheckFailed: in Jupyter it shows only its message (no traceback into this
+file), and the cell still ends in an error, so "Run All" stops there and nbgrader scores it failed.
 """
 
 from __future__ import annotations
@@ -25,28 +29,44 @@ import numpy as np
 __all__ = [
     "CheckFailed",
     "Outcome",
+    "answer",
     "call",
     "expect_close",
     "expect_equal",
     "expect_no_warning",
     "expect_shape",
+    "fix_first",
+    "needs",
+    "passed",
+    "requires",
     "use_references",
     "value",
 ]
 
 _MISSING = object()
 _references: dict[str, dict[str, Callable[..., Any]]] = {}
+_hidden_checked = False  # whether a hidden test ran since the last `passed` (a test cell's hidden part)
+_RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
 
 class CheckFailed(AssertionError):
-    """A check did not pass; the message is written for the student."""
+    """A check did not pass; the message is written for the student.
+
+    IPython shows an exception through its `_render_traceback_` when it has one: a failing check
+    shows just its message, without the frames of this file. str() is the whole message (the
+    grader builds the graded notebook's error output from it).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        first, *rest = str(self).splitlines() or [""]
+        return [f"{_RED}{_BOLD}{first}{_RESET}", *rest]
 
 
-def _short(obj: Any) -> str:
-    """A compact, single-line-ish representation of a value for messages."""
+def _short(obj: Any, prefix: str = "") -> str:
+    """A compact representation of a value for messages; rows of a matrix are aligned under `prefix`."""
     if isinstance(obj, np.ndarray) and obj.ndim:
-        with np.printoptions(precision=6, suppress=True, threshold=20):
-            return f"array({np.array2string(obj, separator=', ')})"
+        with np.printoptions(precision=6, suppress=True, threshold=20, floatmode="maxprec"):
+            return np.array2string(obj, separator=", ", prefix=prefix, max_line_width=100)
     if isinstance(obj, (float, np.floating)) or (isinstance(obj, np.ndarray) and obj.dtype.kind == "f"):
         return f"{float(obj):.6g}"
     text = repr(obj)
@@ -115,14 +135,104 @@ def _substituted(func: Callable[..., Any], references: dict[str, Callable[..., A
 def _call_with_references(func: Callable[..., Any], args: list[Any]) -> Any:
     """Call `func`; while it runs, the references registered for it stand in for the student's helpers.
 
-    While grading, the student's function lives in a sandbox and comes with its own way of doing this.
+    A helper swap never gives points to code that does not run: `func` is first called as it is, with
+    the student's own helpers. If that call fails, the swap only counts when a helper is to blame (it
+    fails, or returns a wrong value, on the arguments `func` hands it, without calling `func` back);
+    otherwise the failure of the student's own call is the verdict.
     """
     references = _references.get(getattr(func, "__name__", ""), {})
+    if references:
+        try:
+            with _quiet():
+                _swapped(func, {}, [_copy(a) for a in args])
+        except Exception:
+            if not _a_helper_is_to_blame(func, references, args):
+                raise
+    return _swapped(func, references, args)
+
+
+def _swapped(func: Callable[..., Any], references: dict[str, Callable[..., Any]], args: list[Any]) -> Any:
+    """While grading, the student's function lives in a sandbox and comes with its own way of doing this."""
     sandboxed = getattr(func, "call_with_references", None)
     if sandboxed is not None:
         return sandboxed(references, *args)
     with _substituted(func, references):
         return func(*args)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Nothing a call prints or warns is shown."""
+    sink = io.StringIO()
+    with warnings.catch_warnings(record=True), contextlib.redirect_stdout(sink), \
+            contextlib.redirect_stderr(sink):
+        warnings.simplefilter("always")
+        yield
+
+
+def _sibling(func: Callable[..., Any], name: str) -> Callable[..., Any] | None:
+    """The student's own function `name`, from the notebook `func` comes from."""
+    namespace = getattr(func, "__globals__", None)
+    if namespace is not None:
+        helper = namespace.get(name)
+        return helper if callable(helper) else None
+    session = getattr(func, "_session", None)  # a sandboxed function: its notebook's other names
+    return type(func)(name, session) if session is not None else None
+
+
+def _a_helper_is_to_blame(func: Callable[..., Any], references: dict[str, Callable[..., Any]],
+                          args: list[Any]) -> bool:
+    """Whether one of the student's helpers, on its own, fails where its reference works."""
+    calls: list[tuple[str, list[Any]]] = []
+
+    def recording(name: str, reference: Callable[..., Any]) -> Callable[..., Any]:
+        def stand_in(*helper_args: Any) -> Any:
+            # A function handed along (an activation) is only valid during this call: the helper is
+            # checked with the identity in its place, the same for the student's helper and the reference.
+            calls.append((name, [_identity if callable(a) else _copy(a) for a in helper_args]))
+            return reference(*helper_args)
+        return stand_in
+
+    try:
+        with _quiet():
+            _swapped(func, {n: recording(n, r) for n, r in references.items()}, [_copy(a) for a in args])
+    except Exception:
+        return False  # it fails even with correct helpers
+    own_name = getattr(func, "__name__", "")
+    for name, helper_args in calls[:20]:
+        helper = _sibling(func, name)
+        if helper is not None and _fails_on_its_own(helper, own_name, references[name], helper_args):
+            return True
+    return False
+
+
+def _identity(z: Any) -> Any:
+    return z
+
+
+def _fails_on_its_own(helper: Callable[..., Any], caller: str, reference: Callable[..., Any],
+                      args: list[Any]) -> bool:
+    """The student's helper fails or differs from its reference here, without calling `caller` back."""
+    called_back = []
+
+    def trap(*_: Any) -> Any:
+        called_back.append(True)
+        raise RecursionError(f"{caller} called back")
+
+    try:
+        with _quiet():
+            got = _swapped(helper, {caller: trap}, [_copy(a) for a in args])
+    except Exception:
+        return not called_back
+    if called_back:
+        return False
+    try:
+        with _quiet():
+            want = reference(*[_copy(a) for a in args])
+        return not np.allclose(np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64),
+                               rtol=1e-4, atol=1e-6, equal_nan=True)
+    except Exception:
+        return False
 
 
 def _copy(argument: Any) -> Any:
@@ -135,15 +245,23 @@ def _argument_text(argument: Any) -> str:
             return f"<array of shape {argument.shape}, dtype {argument.dtype}>"
         dtype = "" if argument.dtype in (np.float64, np.int64) else f", dtype=np.{argument.dtype}"
         return f"np.array({argument.tolist()!r}{dtype})"
+    if isinstance(argument, np.ufunc):
+        return f"np.{argument.__name__}"
+    if callable(argument) and not isinstance(argument, type):
+        return getattr(argument, "__name__", None) or type(argument).__name__
     return repr(argument)
 
 
-def call(func: Callable[..., Any], *args: Any, hidden: str | None = None) -> Outcome:
+def call(func: Callable[..., Any], *args: Any, hidden: str | None = None,
+         mistakes: Mapping[type[BaseException], str] | None = None) -> Outcome:
     """Call a student's function on copies of `args` and record what came back.
 
     `hidden` describes a hidden test in words; its inputs are then never shown,
-    and what the function prints is not shown either.
+    and what the function prints is not shown either. `mistakes` names the known
+    mistake an exception stands for, e.g. {ZeroDivisionError: "no guard for 0 / 0"}.
     """
+    global _hidden_checked
+    _hidden_checked = _hidden_checked or bool(hidden)
     name = getattr(func, "__name__", repr(func))
     label = name if hidden else f"{name}({', '.join(_argument_text(a) for a in args)})"
     if not callable(func):
@@ -164,8 +282,11 @@ def call(func: Callable[..., Any], *args: Any, hidden: str | None = None) -> Out
                               "replace `raise NotImplementedError()` with your code.") from None
         except Exception as error:
             detail = "" if hidden else f": {error}"
-            raise CheckFailed(f"{Outcome(None, label, hidden).describe()} raised "
-                              f"{type(error).__name__}{detail}") from None
+            lines = [f"{Outcome(None, label, hidden).describe()} raised {type(error).__name__}{detail}"]
+            known = next((m for kind, m in (mistakes or {}).items() if isinstance(error, kind)), None)
+            if known:
+                lines.append(f"This matches a known mistake: {known}.")
+            raise CheckFailed("\n".join(lines)) from None
     return Outcome(result, label, hidden, list(caught))
 
 
@@ -189,6 +310,11 @@ def _as_array(outcome: Outcome) -> np.ndarray:
 def _matching_mistake(got: np.ndarray, mistakes: Mapping[str, Any] | None, rtol: float,
                       atol: float) -> str | None:
     for name, wrong in (mistakes or {}).items():
+        if callable(wrong):  # a test of its own: say, "between 1e-6 and 0.1"
+            with contextlib.suppress(Exception):
+                if bool(wrong(got)):
+                    return name
+            continue
         wrong = np.asarray(wrong, dtype=np.float64)
         if wrong.size == got.size and np.allclose(got.reshape(wrong.shape), wrong, rtol=max(rtol, 1e-3),
                                                    atol=max(atol, 1e-4), equal_nan=True):
@@ -199,8 +325,8 @@ def _matching_mistake(got: np.ndarray, mistakes: Mapping[str, Any] | None, rtol:
 def _fail(outcome: Outcome, problem: str, expected: Any, got: Any, mistake: str | None) -> None:
     lines = [f"{outcome.describe()} {problem}."]
     if not outcome.hidden:
-        lines.append(f"  expected: {_short(expected)}")
-        lines.append(f"  got:      {_short(got)}")
+        lines.append(f"  expected: {_short(expected, '  expected: ')}")
+        lines.append(f"  got:      {_short(got, '  got:      ')}")
     if mistake:
         lines.append(f"This matches a known mistake: {mistake}.")
     raise CheckFailed("\n".join(lines))
@@ -262,13 +388,131 @@ def _same_array(got: Any, wrong: Any) -> bool:
         return False
 
 
-def expect_no_warning(outcome: Outcome, category: type[Warning] = RuntimeWarning) -> None:
-    """The call emitted no warning of this category (such as numpy's overflow warning)."""
+def expect_no_warning(outcome: Outcome, category: type[Warning] = RuntimeWarning, *,
+                      mistake: str | None = None) -> None:
+    """The call emitted no warning of this category (such as numpy's overflow warning).
+
+    `mistake` names the known mistake such a warning stands for.
+    """
     found = [w for w in outcome.warnings if issubclass(w.category, category)]
     if found:
         # On a hidden test the warning's text is not shown: the student's code writes it.
         detail = "" if outcome.hidden else f": {found[0].message}"
-        raise CheckFailed(
-            f"{outcome.describe()} emitted a {category.__name__}{detail}. "
-            "A numerically stable implementation avoids it."
-        )
+        lines = [f"{outcome.describe()} emitted a {category.__name__}{detail}. "
+                 "A numerically stable implementation avoids it."]
+        if mistake:
+            lines.append(f"This matches a known mistake: {mistake}.")
+        raise CheckFailed("\n".join(lines))
+
+
+def passed(name: str) -> None:
+    """Print the one-line confirmation of a test cell whose checks all passed."""
+    global _hidden_checked
+    if _hidden_checked:
+        print(f"\u2714 {name} passed all tests.")
+    else:
+        print(f"\u2714 {name} passed the visible tests. (Hidden tests check more cases when your "
+              "notebook is graded.)")
+    _hidden_checked = False
+
+
+def answer(name: str) -> Any:
+    """The value of the answer variable `name` in the calling cell's notebook, or a message to define it."""
+    namespace = sys._getframe(1).f_globals
+    try:
+        return namespace[name]  # a lookup the grader's test namespace answers, unlike .get()
+    except KeyError:
+        raise CheckFailed(f"{name} is not defined yet: in the cell above, replace "
+                          f"`raise NotImplementedError()` with your answer, `{name} = ...`, "
+                          "and run that cell.") from None
+
+
+class needs(contextlib.AbstractContextManager):
+    """For a cell that shows what the student's functions do: until they exist, one friendly line.
+
+    `with checks.needs("sigmoid"):` runs the block; if it meets a function that is not implemented
+    yet (NotImplementedError) or a name that is not defined yet, it prints "Implement sigmoid above
+    first." (naming what was missing) instead of an error, and closes the figures the block opened.
+    """
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self._figures: set[int] = set()
+
+    def __enter__(self) -> needs:
+        self._figures = set(_open_figures())
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> bool:
+        if kind is None or not issubclass(kind, (NotImplementedError, NameError, CheckFailed)):
+            return False
+        if "matplotlib.pyplot" in sys.modules:
+            for number in set(_open_figures()) - self._figures:
+                sys.modules["matplotlib.pyplot"].close(number)
+        missing = self._missing(error)
+        if isinstance(error, NameError) and missing.startswith("answer_"):
+            print(f"Answer the question that defines {missing} above first (this cell uses it).")
+        else:
+            print(f"Implement {missing} above first (this cell uses it).")
+        return True
+
+    def _missing(self, error: BaseException | None) -> str:
+        if isinstance(error, NameError) and getattr(error, "name", None):
+            return str(error.name)
+        frame = error.__traceback__ if error is not None else None
+        last = None
+        while frame is not None:
+            last = frame.tb_frame.f_code.co_name
+            frame = frame.tb_next
+        if last and not last.startswith("<"):
+            return last
+        return " and ".join(self.names) or "the functions above"
+
+
+def _open_figures() -> list[int]:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    return list(pyplot.get_fignums()) if pyplot is not None else []
+
+
+class Requirement:
+    """A helper a test depends on, with one input and the value it must give."""
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], expected: Any) -> None:
+        self.func, self.args, self.expected = func, args, expected
+        self.name = getattr(func, "__name__", repr(func))
+
+    def problem(self) -> str | None:
+        """Why the helper is not right yet, or None when it gives the expected value."""
+        try:
+            with _quiet():
+                expect_close(call(self.func, *self.args), self.expected, rtol=1e-4, atol=1e-6)
+        except CheckFailed as failure:
+            return str(failure).splitlines()[0]
+        return None
+
+
+def requires(func: Callable[..., Any], *args: Any, expected: Any) -> Requirement:
+    """A helper that a tested function uses: `func(*args)` must give `expected` (see `fix_first`)."""
+    return Requirement(func, args, expected)
+
+
+@contextlib.contextmanager
+def fix_first(*helpers: Requirement):
+    """When a check in the block fails and a helper it depends on is wrong, say to fix that helper first."""
+    try:
+        yield
+    except CheckFailed as failure:
+        broken: dict[str, str] = {}
+        for helper in helpers:
+            problem = None if helper.name in broken else helper.problem()
+            if problem:
+                broken[helper.name] = problem
+        if not broken:
+            raise
+        names = " and ".join(broken)
+        verb = "are" if len(broken) > 1 else "is"
+        lines = [f"Fix {names} first: this test uses {names}, which {verb} not right yet "
+                 "(its own test above says what is wrong). Then run this test again."]
+        lines += [f"  {problem}" for problem in broken.values()]
+        lines.append(str(failure))
+        raise CheckFailed("\n".join(lines)) from None
