@@ -28,6 +28,8 @@ from tests.test_lms_support import (
     write_zip,
 )
 
+pytestmark = pytest.mark.slow  # the module grades a class with autograde
+
 JANE = CanvasStudent(201, "Doe, Jane", "jdoe@uni.example")
 JOHN = CanvasStudent(202, "Doe Jr., John", "jdoejr@uni.example")
 ZOE = CanvasStudent(203, "Ünal, Zoë", "zunal@uni.example", section="Deep Learning 2024, Gruppe \"B\"")

@@ -47,6 +47,7 @@ def _bomb(path: Path, members: int, size: int) -> Path:
     return path
 
 
+@pytest.mark.slow  # decompresses and writes 1 GiB
 def test_a_zip_bomb_stops_collect_with_one_line_and_little_memory(course: Course, tmp_path: Path) -> None:
     members = MAX_TOTAL_BYTES // (MAX_MEMBER_BYTES - 1) + 2
     bomb = _bomb(tmp_path / "bomb.zip", members, MAX_MEMBER_BYTES - 1)

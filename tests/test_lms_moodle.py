@@ -37,6 +37,8 @@ from tests.test_lms_support import (
     zip_bytes,
 )
 
+pytestmark = pytest.mark.slow  # the module grades a class with autograde
+
 JANE = MoodleStudent(101, "Jane Doe", "jane.doe@uni.example", "Monday, 15 January 2024, 2:30 PM")
 JOHN = MoodleStudent(102, "John Doe, Jr.", "john.doe@uni.example", "Tuesday, 16 January 2024, 8:05 AM")
 ZOE = MoodleStudent(103, 'Zoë "Zo" Ünal', "zoe@uni.example", "-")

@@ -6,6 +6,7 @@ One module per job:
 - :mod:`grader.lms.worksheet`: fill Moodle's offline grading worksheet;
 - :mod:`grader.lms.canvas_import`: a Canvas gradebook import CSV;
 - :mod:`grader.lms.feedback_zip`: feedback HTML in Moodle's "Upload multiple feedback files in a zip" layout;
+- :mod:`grader.lms.groups`: which graded submission (their own, or their Moodle group's) stands for whom;
 - :mod:`grader.lms.bundle`: the release zip students download, with instructions.
 
 The formats themselves live in :mod:`grader.lms.moodle` and :mod:`grader.lms.canvas`; the helpers they share

@@ -16,7 +16,8 @@ The gradebook export ("Grades, Export, Export Entire Gradebook") starts with the
 Section, then custom columns and one column per assignment titled ``<Title> (<assignment id>)``, then
 read-only totals. Its second line (third when some grades are posted manually) is "Points Possible".
 Canvas's import ("Grades, Import") reads the same layout, matches students by ID and assignments by
-the id in the column title, and leaves blank cells alone.
+the id in the column title, and posts every cell that differs from the grade Canvas has, a blank cell
+included (which erases it); students not in the file are left alone (see :mod:`grader.lms.canvas_import`).
 """
 
 from __future__ import annotations
