@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
@@ -85,16 +86,22 @@ def group_folder(group_name: str, group_id: int | None) -> str:
     get_student_prefix (group name with "_" as space, then "_<group id>", none for the default group, put
     through clean_filename) and load_submissionplugin_filelist (prefix + "_assignsubmission_file" + the
     file's path, which starts with "/")."""
-    prefix = group_name.replace("_", " ") + (f"_{group_id}" if group_id is not None else "")
+    prefix = _clean_filename(group_name.replace("_", " ") + (f"_{group_id}" if group_id is not None else ""))
     return f"{prefix}_assignsubmission_file"
+
+
+def _clean_filename(name: str) -> str:
+    """lib/moodlelib.php, clean_param with PARAM_FILE (what clean_filename does)."""
+    return re.sub(r"""[\x00-\x1f\x7f&<>"`|':\\/]""", "", name)
 
 
 def member_folder(group_name: str, member: Member) -> str:
     """The folder Moodle before 4.1 gives each member of a group: mod/assign/locallib.php,
     download_submissions (group name + "-" + full name, "_" as space, then "_<participant id>", then
     "_assignsubmission_file_")."""
-    prefix = f"{group_name}-{member.full_name}".replace("_", " ")
-    return f"{prefix}_{member.participant_id}_assignsubmission_file_"
+    prefix = _clean_filename(f"{group_name}-{member.full_name}".replace("_", " ")
+                             + f"_{member.participant_id}")
+    return f"{prefix}_assignsubmission_file_"
 
 
 def moodle_zip_upload(names: list[str], participants: set[int]) -> dict[str, int | None]:

@@ -60,8 +60,10 @@ def write_zip(path: Path, entries: Iterable[tuple[str, bytes]],
 
 
 def moodle_folder(full_name: str, participant_id: int | str, modern: bool = False) -> str:
-    """The folder Moodle's download gives a participant (Moodle replaces '_' in names and drops quotes)."""
-    name = re.sub(r'[\\/:*?"<>|]', "", full_name.replace("_", " "))
+    """The folder Moodle's download gives a participant: mod/assign/classes/downloader.php,
+    get_student_prefix ("_" in the name as space, then clean_filename, which is lib/moodlelib.php
+    clean_param PARAM_FILE: control characters and & < > " ` | ' : \\ / removed)."""
+    name = re.sub(r"""[\x00-\x1f\x7f&<>"`|':\\/]""", "", full_name.replace("_", " "))
     return f"{name}_{participant_id}_assignsubmission_file" + ("" if modern else "_")
 
 

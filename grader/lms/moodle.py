@@ -69,6 +69,7 @@ _SUBMISSION = re.compile(r"^(?P<name>[^_]*)_(?P<pid>\d+)_assignsubmission_(?P<pl
                          r"(?:_(?P<rest>.*))?$")
 _DEFAULT_GROUP = re.compile(r"^(?P<name>[^_]*)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?$")
 _PARTICIPANT_ID = re.compile(r"(\d+)\s*$")
+_FILE_UNSAFE = re.compile(r"""[\x00-\x1f\x7f&<>"`|':\\/*?]""")
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,13 @@ def parse_submission_path(parts: tuple[str, ...]) -> MoodleFile | None:
 
 
 def name_key(name: str) -> str:
-    """A name as Moodle puts it into a download's folder names ("_" as space, no characters that file names
-    cannot hold), compared without case and extra spaces."""
-    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "", name.replace("_", " "))
+    """A name as Moodle puts it into a download's folder names, compared without case and extra spaces.
+
+    Moodle replaces "_" by a space and puts the name through ``clean_filename`` (``lib/moodlelib.php``,
+    ``clean_param`` with PARAM_FILE: control characters and ``& < > " ` | ' : \\ /`` removed); ``* ?``
+    are removed too, which only ever makes two names equal that Moodle also treats alike.
+    """
+    cleaned = _FILE_UNSAFE.sub("", name.replace("_", " "))
     return " ".join(cleaned.split()).casefold()
 
 
@@ -125,7 +130,7 @@ def is_default_group(name: str) -> bool:
 
 def feedback_folder(full_name: str, participant_id: str) -> str:
     """The folder of a participant in a feedback zip for "Upload multiple feedback files in a zip"."""
-    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "", full_name.replace("_", " ")).strip() or "Participant"
+    name = _FILE_UNSAFE.sub("", full_name.replace("_", " ")).strip() or "Participant"
     return f"{name}_{participant_id}_assignsubmission_file_"
 
 
