@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from traitlets.utils.importstring import import_item
 
 from grader.autograde import autograde
 from grader.classroom import release_notebook, solved_notebook, submit
@@ -81,12 +82,12 @@ def test_both_commands_build_the_steps_the_config_lists(graded_twice):
     ours, _ = graded_twice
     config = ours.config()
     steps = grading_steps(config)
-    names = [f"{type(s).__module__}.{type(s).__name__}" for s in (*steps.in_worker, *steps.in_supervisor)]
-    listed = [n if isinstance(n, str) else f"{n.__module__}.{n.__name__}"
+    built = [type(step) for step in (*steps.in_worker, *steps.in_supervisor)]
+    listed = [import_item(n) if isinstance(n, str) else n
               for n in configured_names(config, "sanitize_preprocessors")
               + configured_names(config, "autograde_preprocessors")]
-    assert names == listed
-    assert names[-1] == STEP
+    assert built == listed
+    assert built[-1] is import_item(STEP)
 
 
 def test_both_commands_give_identical_gradebooks_and_run_the_added_step(graded_twice):
