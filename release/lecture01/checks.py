@@ -511,8 +511,9 @@ def fix_first(*helpers: Requirement):
             raise
         names = " and ".join(broken)
         verb = "are" if len(broken) > 1 else "is"
+        tests = "their tests above say" if len(broken) > 1 else "its test above says"
         lines = [f"Fix {names} first: this test uses {names}, which {verb} not right yet "
-                 "(its own test above says what is wrong). Then run this test again."]
+                 f"({tests} what is wrong). Then run this test again."]
         lines += [f"  {problem}" for problem in broken.values()]
         lines.append(str(failure))
         raise CheckFailed("\n".join(lines)) from None
