@@ -11,12 +11,16 @@ builtins, sys.modules or IPython in the sandbox, lying objects and reordered cel
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
+import hashlib
 import importlib.util
 import io
+import py_compile
 import re
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 from nbformat import NotebookNode, from_dict
 
-from grader.isolation import Channel, Limits, SandboxCrashed, Zygote
+from grader.isolation import SUPPORT_FOLDER, Channel, Limits, SandboxCrashed, Zygote
 from grader.notebooks import is_test
 from grader.sandbox import codec
 
@@ -90,7 +94,8 @@ class Session:
         self.deadline = time.monotonic() + limits.wall_seconds
         self.channel: Channel | None = None
         self.replay: list[str] = []
-        self.in_test = False
+        self.test: str | None = None  # a test cell's world: None, "waiting" (to open), "serving", "ended"
+        self.values: dict[str, dict] = {}  # what names the tests use stood for after the student's cells
         self.refused: str | None = None  # why a reference function was not run during the current call
 
     def remaining(self, cap: float | None = None) -> float:
@@ -104,7 +109,8 @@ class Session:
             channel = self.zygote.open(self.limits)
             self.channel = channel
             channel.send({"op": "files", "files": {name: codec.base64.b64encode(data).decode()
-                                                    for name, data in self.files.items()}})
+                                                    for name, data in self.files.items()},
+                           "bytecode": _bytecode(self.files) if self.zygote.isolated else {}})
             channel.receive(self.remaining(30))
             for source in self.replay:
                 channel.send({"op": "run", "source": source, "quiet": True})
@@ -115,7 +121,8 @@ class Session:
         """Stop the child (killing all it started); the next request starts a fresh one."""
         ended = self.channel.close() if self.channel else "not started"
         self.channel = None
-        self.in_test = False
+        if self.test == "serving":
+            self.test = "ended"
         return ended
 
     def run_cell(self, source: str) -> dict:
@@ -125,22 +132,41 @@ class Session:
         self.replay.append(source)
         return reply
 
+    def prefetch(self, names: list[str]) -> None:
+        """Ask the notebook's world what these names stand for, before any test cell hands it anything."""
+        for name in names:
+            channel = self.ensure()
+            channel.send({"op": "resolve", "name": name})
+            reply = channel.receive(self.remaining(10))
+            if reply.get("kind") in ("value", "function", "missing"):
+                self.values[name] = reply
+
     def begin_test(self) -> None:
-        """A new world for one test cell: the student's cells replayed, then the test's calls."""
+        """The test cell gets a world of its own, opened at its first call (the student's cells replayed)."""
         self.reset()
-        channel = self.ensure()
-        channel.send({"op": "test"})
-        if "serving" not in channel.receive(self.remaining(10)):
-            raise SandboxCrashed("the test process did not start")
-        self.in_test = True
+        self.test = "waiting"
+
+    def _open_test_world(self) -> None:
+        try:
+            channel = self.ensure()
+            channel.send({"op": "test"})
+            if "serving" not in channel.receive(self.remaining(10)):
+                raise SandboxCrashed("the test process did not start")
+        except SandboxCrashed as crash:
+            self.test = "ended"
+            raise ProcessEnded(f"the student's cells could not be replayed for this test ({crash})") from None
+        self.test = "serving"
 
     def end_test(self) -> None:
         """Close the test cell's world: nothing it was handed survives it."""
         self.reset()
+        self.test = None
 
     def request(self, message: dict, callbacks: dict[int, Callable[..., Any]]) -> dict:
         """Send a request of the test cell; run the callbacks it asks for; return its answer."""
-        if not self.in_test or self.channel is None:
+        if self.test == "waiting":
+            self._open_test_world()
+        if self.test != "serving" or self.channel is None:
             raise ProcessEnded("the student's process for this test ended earlier")
         channel = self.channel
         try:
@@ -150,7 +176,7 @@ class Session:
                 if "callback" in reply:
                     channel.send(self._run_callback(callbacks, reply))
                 elif "ended" in reply:
-                    self.in_test = False
+                    self.test = "ended"
                     raise ProcessEnded(f"the student's code ended its process ({_ending(reply['ended'])})")
                 else:
                     return reply
@@ -288,7 +314,7 @@ class StudentNames(dict):
     def __missing__(self, name: str) -> Any:
         if name in builtins.__dict__ or name.startswith("__"):
             raise KeyError(name)
-        reply = self._session.request({"op": "resolve", "name": name}, {})
+        reply = self._session.values.get(name) or self._session.request({"op": "resolve", "name": name}, {})
         if reply.get("kind") == "function":
             return StudentFunction(name, self._session)
         if reply.get("kind") == "value":
@@ -316,13 +342,55 @@ def execute(notebook: NotebookNode, zygote: Zygote, files: dict[str, bytes], che
             if cell.cell_type == "code" and not is_test(cell):
                 count += 1
                 _run_student_cell(cell, count, session, run)
-        for cell in notebook.cells:
-            if is_test(cell):
-                count += 1
-                _run_test_cell(cell, count, session, checks, run)
+        tests = [cell for cell in notebook.cells if is_test(cell)]
+        with contextlib.suppress(SandboxCrashed):
+            session.prefetch(sorted(set().union(*[_names_used(cell.source) for cell in tests])))
+        for cell in tests:
+            count += 1
+            _run_test_cell(cell, count, session, checks, run)
     finally:
         session.reset()
     return run
+
+
+def _names_used(source: str) -> set[str]:
+    """The names a test cell reads (that it may take from the student's notebook)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return set()
+    names = {node.id for node in ast.walk(tree)
+             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    return {name for name in names if name not in builtins.__dict__ and not name.startswith("__")}
+
+
+_BYTECODE: dict[bytes, bytes] = {}
+
+
+def _bytecode(files: dict[str, bytes]) -> dict[str, str]:
+    """Compiled instructor modules (checked against their source), so no world compiles them again."""
+    compiled = {}
+    for name, source in files.items():
+        if name.endswith(".py") and name.isascii():
+            key = hashlib.sha256(name.encode() + b"\0" + source).digest()
+            if key not in _BYTECODE:
+                _BYTECODE[key] = _compile(name, source)
+            if _BYTECODE[key]:
+                compiled[name[:-3]] = codec.base64.b64encode(_BYTECODE[key]).decode()
+    return compiled
+
+
+def _compile(name: str, source: bytes) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(source)
+        try:
+            py_compile.compile(str(path), cfile=str(path) + "c", dfile=f"{SUPPORT_FOLDER}/{name}",
+                               doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+        except py_compile.PyCompileError:
+            return b""
+        return Path(str(path) + "c").read_bytes()
 
 
 def _run_student_cell(cell: NotebookNode, count: int, session: Session, run: NotebookRun) -> None:

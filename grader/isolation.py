@@ -28,6 +28,7 @@ SANDBOX_CODE = Path(__file__).resolve().parent / "sandbox"
 PACKAGE = Path(__file__).resolve().parent
 INSIDE_CODE = "/opt/grader-sandbox"
 SCRATCH = "/scratch"
+SUPPORT_FOLDER = "/opt/grader-support"  # the instructor's files inside the sandbox (worker.py: SUPPORT)
 WRITABLE = (SCRATCH, "/tmp", "/dev/shm")
 TMPFS_BYTES = 256 << 20
 
@@ -110,7 +111,7 @@ def _bwrap_args(binds: tuple[str, ...] = ()) -> list[str]:
             args += ["--ro-bind", str(path), str(path)]
     size = ["--size", str(TMPFS_BYTES)]
     args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp", *size, "--tmpfs", "/dev/shm",
-             *size, "--tmpfs", "/scratch", "--dir", "/opt/grader-support", "--dir", "/opt/grader-hold"]
+             *size, "--tmpfs", "/scratch", "--dir", SUPPORT_FOLDER, "--dir", "/opt/grader-hold"]
     for path in ("/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/localtime"):
         if Path(path).exists():
             args += ["--ro-bind", path, path]

@@ -140,7 +140,8 @@ _IMPORT_CHECKS = r'''
 import importlib, sys
 sys.modules.pop("checks", None)
 import checks
-print("checks from", checks.__file__, "planted:", hasattr(checks, "PLANTED"), "real:", hasattr(checks, "call"))
+print("checks from", checks.__file__, "planted:", hasattr(checks, "PLANTED"),
+      "real:", hasattr(checks, "call"))
 '''
 
 _LOOK_AROUND = r'''
@@ -176,7 +177,7 @@ import ctypes, os
 results = []
 for action in (lambda: open("/opt/grader-support/checks.py", "a").write("x"),
                lambda: os.chmod("/opt/grader-support", 0o777),
-               lambda: os.mkdir("/opt/grader-support/__pycache__")):
+               lambda: open("/opt/grader-support/__pycache__/checks.pyc", "wb")):
     try:
         action()
         results.append("done")
@@ -230,7 +231,8 @@ def leaky(x):
 '''
 
 
-def test_test_cells_cannot_pass_data_to_each_other_or_show_what_a_call_printed(zygote: Zygote, limits: Limits):
+def test_test_cells_cannot_pass_data_to_each_other_or_show_what_a_call_printed(zygote: Zygote,
+                                                                               limits: Limits):
     """A hidden call leaves its input as symlink targets, folder names and on an abstract socket that a
     thread from the student's cells collects; a later visible call looks for it and returns it.
 
@@ -381,12 +383,14 @@ assert "site-packages" in grader.__file__, grader.__file__
 zygote = Zygote(True)
 checks = {str(CHECKS)!r}
 notebook = v4.new_notebook(cells=[v4.new_code_cell({_FIND_THE_GRADER!r})])
-run = execute(notebook, zygote, {{"checks.py": open(checks, "rb").read()}}, checks, SandboxedExecute().limits())
+files = {{"checks.py": open(checks, "rb").read()}}
+run = execute(notebook, zygote, files, checks, SandboxedExecute().limits())
 zygote.stop()
 print(json.dumps(run.notebook.cells[0].outputs))
 ''')
-    samples = Path(subprocess.run([str(python), "-c", "import grader.samples; print(grader.samples.__file__)"],
-                                  capture_output=True, text=True, check=True, cwd=tmp_path).stdout.strip())
+    where = subprocess.run([str(python), "-c", "import grader.samples; print(grader.samples.__file__)"],
+                           capture_output=True, text=True, check=True, cwd=tmp_path)
+    samples = Path(where.stdout.strip())
     assert samples.is_file() and "site-packages" in str(samples)  # the solutions are installed there
     done = subprocess.run([str(python), str(script)], capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": ""})

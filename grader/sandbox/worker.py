@@ -268,6 +268,7 @@ def _world(channel: socket.socket, settings: dict, report: int) -> None:
     if message.get("op") != "files":
         return
     _write_files(message["files"], (SUPPORT, SCRATCH))
+    _write_bytecode(message.get("bytecode", {}))
     _mount(None, SUPPORT, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     codec.send(channel, {"ok": True})
     init = os.fork()
@@ -384,8 +385,11 @@ def child(channel: socket.socket, settings: dict) -> None:
             _write_files(message["files"], (SCRATCH,))
             codec.send(channel, {"ok": True})
         elif op == "run":
+            _use_backend("template" if message.get("quiet") else "Agg")
             reply = _run_cell(message["source"], namespace, quiet=bool(message.get("quiet")))
             codec.send(channel, {"ok": True} if message.get("quiet") else reply)
+        elif op == "resolve":
+            codec.send(channel, _resolve(message["name"], namespace))
         elif op == "test":
             codec.send(channel, {"serving": True})
             _answer_requests(channel, namespace)
@@ -394,12 +398,31 @@ def child(channel: socket.socket, settings: dict) -> None:
             return
 
 
+def _use_backend(name: str) -> None:
+    """A replay (for a test cell) draws nothing: matplotlib's template backend lays text out at no cost."""
+    import matplotlib.pyplot as plt
+
+    if plt.get_backend().lower() != name.lower():
+        plt.switch_backend(name)
+        plt.show = lambda *args, **kwargs: None
+
+
 def _limit(limits: dict) -> None:
     for name, value in limits.items():
         kind = getattr(resource, f"RLIMIT_{name.upper()}", None)
         if kind is not None:
             with contextlib.suppress(ValueError, OSError):
                 resource.setrlimit(kind, (int(value), int(value)))
+
+
+def _write_bytecode(modules: dict[str, str]) -> None:
+    """The trusted side's compiled instructor modules (checked against their source when imported)."""
+    folder = os.path.join(SUPPORT, "__pycache__")
+    for module, data in modules.items():
+        if module.isidentifier():
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, f"{module}.{sys.implementation.cache_tag}.pyc"), "wb") as handle:
+                handle.write(base64.b64decode(data))
 
 
 def _write_files(files: dict[str, str], folders: tuple[str, ...]) -> None:
