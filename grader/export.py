@@ -130,6 +130,7 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
     targets += [folder / FEEDBACK_ZIP] if lms.feedback_zip else []
     check_writable(targets, [path for path in (lms.moodle_worksheet, lms.canvas_gradebook) if path], force)
     sheet = read_worksheet(lms.moodle_worksheet, require_grade=True) if lms.moodle_worksheet else None
+    stale = _stale_worksheet(lms.moodle_worksheet, folder / MOODLE_WORKSHEET)
     if lms.canvas_gradebook:
         assignment_column(read_gradebook(lms.canvas_gradebook), lms.canvas_assignment, ASSIGNMENT)
     results = student_results(course)
@@ -154,8 +155,17 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
     for path, data in outputs:
         write_atomically(path, data)
         result.written.append(path)
-    result.notes = list(dict.fromkeys(result.notes)) + _moodle_upload_order(lms)
+    result.notes = list(dict.fromkeys(result.notes)) + stale + _moodle_upload_order(lms)
     return result
+
+
+def _stale_worksheet(worksheet: Path | None, earlier: Path) -> list[str]:
+    """A note when the worksheet is older than a filled worksheet written before (likely uploaded since)."""
+    if worksheet is None or not earlier.exists() or worksheet.stat().st_mtime >= earlier.stat().st_mtime:
+        return []
+    return [f"{worksheet}: this worksheet is older than the {MOODLE_WORKSHEET} exported before; if you "
+            "uploaded that one, download a fresh worksheet and export again, or Moodle skips the rows "
+            "graded since."]
 
 
 def _moodle_upload_order(lms: LmsFiles) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -331,3 +332,16 @@ def test_locked_rows_and_students_missing_from_the_worksheet_are_reported(moodle
     filled = {row[0]: row for row in read_rows(folder / MOODLE_WORKSHEET)[1:]}
     assert filled["Participant 101"][4] == ""
     assert filled["Participant 103"][4] == _expected_grade(moodle_class.course, ZOE.student_id)
+
+
+def test_a_re_export_with_an_old_worksheet_says_to_download_a_fresh_one(moodle_class: MoodleClass) -> None:
+    folder = moodle_class.exports / "again"
+    worksheet = shutil.copy(moodle_class.worksheet, moodle_class.exports.parent / "again.csv")
+    first = export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=Path(worksheet)))
+    assert not any("download a fresh worksheet and export again" in note for note in first.notes)
+    stamp = (folder / MOODLE_WORKSHEET).stat().st_mtime
+    os.utime(worksheet, (stamp - 3600, stamp - 3600))  # downloaded an hour before that export
+    again = export(moodle_class.course, folder / "scores.csv", LmsFiles(moodle_worksheet=Path(worksheet)),
+                   force=True)
+    assert any("this worksheet is older than the moodle-grading-worksheet.csv exported before" in note
+               and "download a fresh worksheet and export again" in note for note in again.notes)
