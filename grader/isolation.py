@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -282,8 +283,7 @@ class Channel:
 
     def receive(self, timeout: float) -> dict:
         try:
-            self.sock.settimeout(max(timeout, 0.001))
-            return codec.receive(self.sock, self.limit)
+            return codec.receive(self.sock, self.limit, time.monotonic() + max(timeout, 0.001))
         except TimeoutError:
             raise SandboxCrashed("time limit exceeded") from None
         except (ConnectionError, OSError, ValueError) as error:

@@ -11,6 +11,7 @@ import base64
 import json
 import math
 import struct
+import time
 from typing import Any
 
 import numpy as np
@@ -103,13 +104,14 @@ def send(sock: Any, message: dict) -> None:
     sock.sendall(struct.pack("!I", len(body)) + body)
 
 
-def receive(sock: Any, limit: int) -> dict:
+def receive(sock: Any, limit: int, deadline: float | None = None) -> dict:
     """Receive one message; one over `limit` bytes, a malformed one (say, nested deeper than the JSON
-    parser goes) or a closed socket raises ConnectionError, and nothing else but the socket's OSError."""
-    size = struct.unpack("!I", _exactly(sock, 4))[0]
+    parser goes) or a closed socket raises ConnectionError, one not complete by the `deadline`
+    (time.monotonic()) TimeoutError, and nothing else but the socket's OSError."""
+    size = struct.unpack("!I", _exactly(sock, 4, deadline))[0]
     if size > limit:
         raise ConnectionError(f"a message of {size} bytes is over the limit of {limit}")
-    body = _exactly(sock, size)
+    body = _exactly(sock, size, deadline)
     try:
         message = json.loads(body)
     except (ValueError, RecursionError, MemoryError):
@@ -119,9 +121,14 @@ def receive(sock: Any, limit: int) -> dict:
     return message
 
 
-def _exactly(sock: Any, count: int) -> bytes:
+def _exactly(sock: Any, count: int, deadline: float | None = None) -> bytes:
     chunks, remaining = [], count
     while remaining:
+        if deadline is not None:  # the whole message by then, however slowly it trickles in
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the message did not arrive in time")
+            sock.settimeout(left)
         chunk = sock.recv(min(remaining, 1 << 20))
         if not chunk:
             raise ConnectionError("the other side closed the connection")
