@@ -27,6 +27,27 @@ def assert_classmates_unharmed(graded: GradedClass, notebook: str) -> None:
         assert graded.record(student, notebook).status == "graded", graded.record(student, notebook)
 
 
+def assert_scores_at_most(graded: GradedClass, attacker: str, baseline: str, notebook: str) -> None:
+    """Cell by cell, the attacker scores no more than the same code without the attack (it may lose)."""
+    expected = graded.scores(baseline, notebook)
+    mine = graded.scores(attacker, notebook)
+    assert expected and set(mine) == set(expected), (mine, expected, describe(graded))
+    assert all(mine[cell] <= expected[cell] for cell in expected), (mine, expected, describe(graded))
+
+
+def refused(graded: GradedClass, student: str, notebook: str, cell: str) -> bool:
+    """Whether the test cell's output says a reference was refused (what it was handed was too big)."""
+    from nbformat import read
+
+    path = graded.course.step_dir("autograded", student) / f"{notebook}.ipynb"
+    if not path.exists():
+        return False
+    for found in read(str(path), as_version=4).cells:
+        if found.metadata.get("nbgrader", {}).get("grade_id") == cell:
+            return "reference" in str(found.get("outputs", []))
+    return False
+
+
 def assert_scores_like(graded: GradedClass, attacker: str, baseline: str, notebook: str) -> None:
     """Cell by cell, the attacker scores exactly what the same code without the attack scores."""
     expected = graded.scores(baseline, notebook)

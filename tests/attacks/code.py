@@ -126,6 +126,31 @@ print("NEST-ARMED")
 '''
 NESTED_TRIGGER = 'print("NEST-TRIGGER")'
 
+# The same, with a reply that is valid but arrives one byte every 3 s (each read is within a cell's limit).
+SLOW_ARM = '''import codec
+import json
+import struct
+import time
+
+_send = codec.send
+
+
+def slow_send(sock, message):
+    if "SLOW-TRIGGER" in str(message.get("stdout", "")):
+        body = json.dumps(message).encode()
+        sock.sendall(struct.pack("!I", len(body)))
+        for byte in body:
+            sock.sendall(bytes([byte]))
+            time.sleep(3)
+    else:
+        _send(sock, message)
+
+
+codec.send = slow_send
+print("SLOW-ARMED")
+'''
+SLOW_TRIGGER = 'print("SLOW-TRIGGER")'
+
 # precision and recall that only call each other: each is right if the other is, and neither can run.
 RECURSION_PAIR = {
     "precision": "def precision(y_true, y_pred):\n    return recall(y_pred, y_true)\n",
@@ -139,17 +164,19 @@ except RecursionError as error:
 '''
 
 # Correct solutions of 02_svm_loss that carry what hidden tests hand them from one test cell to another:
-# through directory names (/tmp, /dev/shm), symlink targets, file times and a process serving a socket. In
-# its first visible call each test-cell process checks that the channels work inside it (LEAKSELF) and
-# prints what earlier test cells left (LEAKPROBE): with isolated test cells, nothing.
+# through directory names (/tmp, /dev/shm), symlink targets, file names and a process serving a socket.
+# The first call in each process of a test checks that every channel works inside that process and looks
+# for what other processes left; it prints what it found (which reaches the feedback where visible calls'
+# output is shown) and the functions answer right only if the channels work and nothing crossed: the score
+# tells whether the attack ran and whether test cells are isolated.
 LEAK_CHANNELS = '''import os
 import socket
 import time
 
-CHANNELS = ("tmp-dir", "shm-dir", "symlink", "mtime", "socket")
+CHANNELS = ("tmp-dir", "shm-dir", "symlink", "file-name", "socket")
 SOCKET = "\\0leak-between-test-cells"
-_probed = []  # the processes that probed already
-in_tests = []  # the notebook's last cell appends to it: every later call comes from a test cell
+in_tests = []  # the notebook's last cell appends to it: every later call comes from a test
+_verdicts = {}  # process id: whether its channels work and nothing of another process was found
 
 
 def _serve():
@@ -187,10 +214,8 @@ def _put(channel, text):
         os.makedirs(f"/dev/shm/chan-{text}", exist_ok=True)
     elif channel == "symlink":
         os.symlink(f"chan-{text}", f"/scratch/chan-link-{count}")
-    elif channel == "mtime":
-        path = f"/scratch/chan-time-{count}-{text[:4]}"
-        open(path, "w").close()
-        os.utime(path, (1000 + count, 1000 + count))
+    elif channel == "file-name":
+        open(f"/scratch/chan-file-{text}", "w").close()
     elif channel == "socket":
         if _ask(b"?") is None and os.fork() == 0:
             os.setsid()
@@ -202,70 +227,67 @@ def _put(channel, text):
 
 
 def _get(channel):
-    found = []
-    try:
-        if channel == "tmp-dir":
-            found = [n for n in os.listdir("/tmp") if n.startswith("chan-")]
-        elif channel == "shm-dir":
-            found = [n for n in os.listdir("/dev/shm") if n.startswith("chan-")]
-        elif channel == "symlink":
-            links = [n for n in os.listdir("/scratch") if n.startswith("chan-link")]
-            found = [os.readlink(f"/scratch/{n}") for n in links]
-        elif channel == "mtime":
-            found = [f"{n}@{os.stat('/scratch/' + n).st_mtime:.0f}" for n in os.listdir("/scratch")
-                     if n.startswith("chan-time")]
-        elif channel == "socket":
-            found = [_ask(b"?") or "[]"]
-    except OSError as error:
-        found = [type(error).__name__]
-    return found
+    if channel == "tmp-dir":
+        return [n for n in os.listdir("/tmp") if n.startswith("chan-")]
+    if channel == "shm-dir":
+        return [n for n in os.listdir("/dev/shm") if n.startswith("chan-")]
+    if channel == "symlink":
+        links = [n for n in os.listdir("/scratch") if n.startswith("chan-link")]
+        return [os.readlink(f"/scratch/{n}") for n in links]
+    if channel == "file-name":
+        return [n for n in os.listdir("/scratch") if n.startswith("chan-file")]
+    return [_ask(b"?") or "[]"]
 
 
-def _safely(function, *args):
-    try:
-        return function(*args)
-    except Exception as error:
-        return [type(error).__name__]
+def _probe():
+    \"\"\"Once per process: do the channels work here, and did another process leave anything in them?\"\"\"
+    me = os.getpid()
+    if me not in _verdicts:
+        mine, good = f"SELF{me}", True
+        for channel in CHANNELS:
+            try:
+                before = _get(channel)
+                _put(channel, mine)
+                works = any(mine in entry for entry in _get(channel))
+            except Exception as error:
+                before, works = [type(error).__name__], False
+            foreign = [entry for entry in before if "SELF" in entry or "HIDDEN" in entry]
+            print(f"LEAKPROBE {channel}: works={works} found={foreign}")
+            good = good and works and not foreign
+        _verdicts[me] = good
+    return _verdicts[me]
 
 
-def _probe_once(tag):
-    if not in_tests or os.getpid() in _probed:
-        return
-    _probed.append(os.getpid())
-    for channel in CHANNELS:
-        print(f"LEAKPROBE {tag} {channel}: {_safely(_get, channel)}")
-        _safely(_put, channel, "SELF" + tag)
-        works = any("SELF" + tag in entry for entry in _safely(_get, channel))
-        print(f"LEAKSELF {tag} {channel}: {'works' if works else 'fails'}")
+def _answer(right, hidden_input=None):
+    if not in_tests:
+        return right
+    good = _probe()
+    if hidden_input is not None:
+        for channel in CHANNELS:
+            try:
+                _put(channel, "HIDDEN" + "LEAK-" + hidden_input)
+            except Exception:
+                pass
+    return right if good else right + 1
 
 
 def svm_loss_single(s, y):
-    if len(s) == 3:
-        _probe_once("single")
-    elif in_tests:
-        secret = "HIDDEN" + "LEAK-" + "_".join(f"{v:.3f}" for v in s) + f"-y{y}"
-        for channel in CHANNELS:
-            _safely(_put, channel, secret)
     margins = np.maximum(0, s - s[y] + 1)
     margins[y] = 0
-    return np.sum(margins)
+    hidden = None if len(s) == 3 else "_".join(f"{v:.3f}" for v in s) + f"-y{y}"
+    return _answer(np.sum(margins), hidden)
 
 
 def svm_losses(S, y):
-    if S.shape == (3, 3):
-        _probe_once("losses")
     columns = np.arange(S.shape[1])
     margins = np.maximum(0, S - S[y, columns] + 1)
     margins[y, columns] = 0
-    return np.sum(margins, axis=0)
+    return _answer(np.sum(margins, axis=0))
 
 
 def svm_loss(S, y):
-    if S.shape == (3, 3):
-        _probe_once("loss")
-    return np.mean(svm_losses(S, y))
+    return _answer(np.mean(svm_losses(S, y)))
 '''
-LEAK_LAST_CELL = "in_tests.append(True)"
 
 # A wrong svm_loss_single whose error message pretends to be a diagnosis: the class report must not list
 # it as a "diagnosed mistake" (it is the student's own text).
@@ -273,40 +295,56 @@ FAKE_MISTAKE = '''def svm_loss_single(s, y):
     raise ValueError("look\\nThis matches a known mistake: FAKE-MISTAKE-BY-STUDENT <b>bold</b>.")
 '''
 
-# A forward_propagation that first asks the trusted side to run the reference layer_forward on
-# arrays that make a 1.25e8-element outer product (1 GB), then computes the right answer.
-REFERENCE_BOMB = '''def forward_propagation(X, W1, b1, W2, b2):
-    if getattr(layer_forward, "__name__", "") == "call_trusted" and not globals().get("_bombed"):
-        globals()["_bombed"] = True
+# A forward_propagation that first asks the trusted side to run the hidden test's reference layer_forward
+# on arrays that make a 1.25e8-element outer product (1 GB), then computes the right answer. It answers right
+# in a test only if the bomb went off and the call came back (refused or not): full marks prove it ran.
+REFERENCE_BOMB = '''_own_layer_forward = layer_forward
+in_tests = []  # the notebook's last cell appends to it: every later call comes from a test
+
+
+def forward_propagation(X, W1, b1, W2, b2):
+    went_off = False
+    if in_tests and layer_forward is not _own_layer_forward:  # the test's reference stands in
         n = 11_180
         try:
             layer_forward(np.ones((n, 1)), np.zeros(n), np.ones((1, n)), lambda z: 0.0)
             print("BOMB-SENT: the reference ran")
         except BaseException as error:
             print("BOMB-SENT: the reference refused:", type(error).__name__)
+        went_off = True
     z_a = layer_forward(W1, b1, X, lambda z: z)
     a = sigmoid(z_a)
     z_p = layer_forward(W2, b2, a, lambda z: z)
-    return sigmoid(z_p), {"z_a": z_a, "a": a, "z_p": z_p}
+    p = sigmoid(z_p)
+    return (p if went_off or not in_tests else p + 1), {"z_a": z_a, "a": a, "z_p": z_p}
 '''
+LAST_CELL = "in_tests.append(True)"
 
-# A forward_propagation that keeps the trusted side multiplying integer matrices (no BLAS: slow) for as
-# long as the test lets it; under a CPU-time limit (`ulimit -t`) this kills the grading worker process.
-WORKER_KILLER = '''def forward_propagation(X, W1, b1, W2, b2):
-    if getattr(layer_forward, "__name__", "") == "call_trusted":
+# A forward_propagation that keeps the trusted side multiplying integer matrices (no BLAS: slow) through the
+# reference layer_forward for as long as the test lets it; under a CPU-time limit (`ulimit -t`) this kills
+# the grading worker process. It answers right only if the loop ran and was stopped by a refusal.
+WORKER_KILLER = '''_own_layer_forward = layer_forward
+in_tests = []
+
+
+def forward_propagation(X, W1, b1, W2, b2):
+    stopped = False
+    if in_tests and layer_forward is not _own_layer_forward:
         big = np.ones((900, 900), dtype=np.int64)
         calls = 0
-        while True:
+        while calls < 10_000:
             try:
                 layer_forward(big, np.zeros(900, dtype=np.int64), big, lambda z: 0)
             except BaseException:
+                stopped = True
                 break
             calls += 1
         print("KILLER-STOPPED after", calls, "calls")
     z_a = layer_forward(W1, b1, X, lambda z: z)
     a = sigmoid(z_a)
     z_p = layer_forward(W2, b2, a, lambda z: z)
-    return sigmoid(z_p), {"z_a": z_a, "a": a, "z_p": z_p}
+    p = sigmoid(z_p)
+    return (p if stopped or not in_tests else p + 1), {"z_a": z_a, "a": a, "z_p": z_p}
 '''
 
 # Script in every place of a notebook that the feedback page renders from the student's notebook. Each
@@ -321,24 +359,16 @@ SCRIPT_VECTORS = {
 }
 RAW_VECTOR = '<script>document.title += " PWNED-raw";</script>'
 
-# Reads every file under the sandbox's Python paths and reports grader package files and solution code.
+# Walks every folder on the sandbox's sys.path for the grader package's files (its samples: a correct
+# solution of every function).
 SNOOP_PACKAGE = '''import os
 import sys
 
 found = []
 for root in sorted({p for p in sys.path if p and os.path.isdir(p)}):
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            if "grader" in path.split(os.sep) or "samples" in path.split(os.sep):
-                found.append(path)
-                continue
-            if name.endswith(".py") and os.path.getsize(path) < 200_000:
-                try:
-                    text = open(path, errors="replace").read()
-                except OSError:
-                    continue
-                if "margins[y] = 0" in text or "return np.argmax(S, axis=0)" in text:
-                    found.append(path)
+    for folder, subfolders, names in os.walk(root):
+        parts = folder.split(os.sep)
+        if "grader" in parts or "svm_loss.py" in names or "forward_propagation.py" in names:
+            found.append(folder)
 print("SNOOPED", len(sys.path), "paths; grader files:", found[:20])
 '''
