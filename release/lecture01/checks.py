@@ -248,7 +248,9 @@ def _argument_text(argument: Any) -> str:
     if isinstance(argument, np.ufunc):
         return f"np.{argument.__name__}"
     if callable(argument) and not isinstance(argument, type):
-        return getattr(argument, "__name__", None) or type(argument).__name__
+        name = getattr(argument, "__name__", None)
+        text = name or repr(argument)
+        return type(argument).__name__ if " at 0x" in text else text
     return repr(argument)
 
 
