@@ -84,7 +84,10 @@ class MoodleStudent:
 
 def write_worksheet(path: Path, students: Iterable[MoodleStudent], *, header: list[str] | None = None,
                     max_grade: str = "100.00", bom: bool = False, newline: str = "\n") -> Path:
-    """A Moodle grading worksheet as Moodle writes it (columns dropped from `header` are left out)."""
+    """A Moodle grading worksheet as Moodle writes it: mod/assign/gradingtable.php, assign_grading_table
+    while downloading (col_recordid "Participant <id>", then full name, identity fields, status, grade,
+    maximum grade, grade can be changed, last modified, feedback columns); columns dropped from `header`
+    are left out."""
     header = header or WORKSHEET_HEADER
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator=newline)
@@ -101,7 +104,8 @@ def write_worksheet(path: Path, students: Iterable[MoodleStudent], *, header: li
 
 
 def write_participants(path: Path, people: Iterable[tuple[str, str, str]]) -> Path:
-    """A Moodle participants export (First name, Last name, Email address)."""
+    """A Moodle participants export (user/classes/table/participants.php downloaded as CSV: First name,
+    Last name, Email address)."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["First name", "Last name", "Email address"])
@@ -124,14 +128,18 @@ class CanvasStudent:
         return f"canvas-{self.user_id}"
 
     def file_prefix(self, late: bool = False) -> str:
-        """The prefix of this student's files in Canvas's download."""
+        """The prefix of this student's files in Canvas's download: lib/content_zipper.rb, get_filename
+        (sortable name through sanitize_user_name, lower case, then sanitize_file_name drops every non-word
+        character; "_LATE" for a late submission; then the user id)."""
         name = re.sub(r"[^\w]", "", self.sortable_name.lower())
         return f"{name}{'_LATE' if late else ''}_{self.user_id}"
 
 
 def write_gradebook(path: Path, students: Iterable[CanvasStudent], assignments: list[tuple[str, int, str]], *,
                     delimiter: str = ",", bom: bool = False) -> Path:
-    """A Canvas gradebook export with these (title, id, points possible) assignment columns."""
+    """A Canvas gradebook export (lib/gradebook_exporter.rb: Student, ID, SIS User ID, SIS Login ID,
+    Section, one "Title (id)" column per assignment, the read-only totals, and the "Points Possible" line)
+    with these (title, id, points possible) assignment columns."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
     writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section",
