@@ -198,3 +198,19 @@ def test_an_anonymous_canvas_download_stops_with_what_to_do(course: Course, tmp_
     assert "uses anonymous grading" in message and "Graders cannot view student names" in message
     assert "SpeedGrader" in message
     assert _nothing_collected(course)
+
+
+def test_the_default_group_is_recognised_in_any_language(course: Course, tmp_path: Path) -> None:
+    """downloader.php names the default group's folder get_string('defaultteam') with no number; in a French
+    Moodle that is "Groupe par défaut", which the worksheet's Group column shows too."""
+    first = course.notebook_names()[0]
+    download = write_zip(tmp_path / "groups.zip", [
+        (f"{group_folder('Groupe par défaut', None)}/{first}.ipynb",
+         notebook_bytes(solved_notebook(course, first)))])
+    worksheet = write_group_worksheet(tmp_path / "w.csv", [GroupMember(7, "Anne Seule", "Groupe par défaut"),
+                                                           GroupMember(8, "Paul Seul", "Groupe par défaut")])
+    report = collect(course, download, worksheet=worksheet)
+    assert report.collected == {"moodle-group-0": [first]}
+    assert report.without_submission == []
+    assert "export gives its grade and feedback to each member: moodle-7 (Anne Seule), moodle-8 " \
+           "(Paul Seul)." in "\n".join(report.notes)

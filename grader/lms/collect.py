@@ -208,13 +208,15 @@ def _moodle_owner(download: Path, file: ArchiveFile, found: moodle.MoodleFile,
     member (``<group>-<Full Name>_<participant id>``, before Moodle 4.1) stays that member's.
     """
     where = repr(file.where)
-    if found.default_group or (roster is None and moodle.is_default_group(found.full_name)):
+    if found.default_group:
         if roster is None:
             raise GraderError(f"{download}: {where} is a group submission (\"Students submit in groups\"), "
                               "and only the grading worksheet says who is in which group; "
                               f"{moodle.GET_WORKSHEET} and pass it with --worksheet.")
+        key = moodle.name_key(found.full_name)
         return _group_participant(download, where, roster, "0", found.full_name,
-                                  lambda group: moodle.is_default_group(group))
+                                  lambda group: moodle.is_default_group(group)
+                                  or moodle.name_key(group) == key)
     pid, person = found.participant_id, (roster or {}).get(found.participant_id)
     if roster is None:
         return Participant(MOODLE, pid, found.full_name)

@@ -57,7 +57,9 @@ def graded_for(course: Course, sheet: Worksheet, graded: set[str]) -> tuple[dict
 
 def _group_of(person: Participant, groups: dict[str, str], by_name: dict[str, list[str]],
               notes: list[str]) -> str | None:
-    if is_default_group(person.group or ""):
+    group = person.group or ""
+    default = DEFAULT_GROUP_ID in groups and name_key(groups[DEFAULT_GROUP_ID]) == name_key(group)
+    if is_default_group(group) or default:
         return DEFAULT_GROUP_ID if DEFAULT_GROUP_ID in groups else None
     candidates = by_name.get(name_key(person.group or ""), [])
     if len(candidates) > 1:

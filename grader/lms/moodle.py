@@ -50,7 +50,8 @@ COLUMNS = {
     "comments": ("Feedback comments", "Feedback als Kommentar"),
     "group": ("Group", "Gruppe"),
 }
-#: What the worksheet's Group column says for a participant in no group (Moodle's string "defaultteam").
+#: What the worksheet's Group column says for a participant in no group (Moodle's string "defaultteam");
+#: in other languages the name of the download's folder without a number is taken.
 DEFAULT_GROUP_NAMES = ("Default group", "Standardgruppe")
 #: The LMS id of a group submission: ``group-<Moodle group id>``; the default group is ``group-0``.
 GROUP_PREFIX = "group-"
@@ -98,10 +99,7 @@ def parse_submission_path(parts: tuple[str, ...]) -> MoodleFile | None:
     """The participant of a download path, from its first component named like Moodle's; None if none is."""
     for index, part in enumerate(parts):
         match = _SUBMISSION.match(part)
-        default = None if match else _DEFAULT_GROUP.match(part)
-        if default is not None and not is_default_group(default.group("name")):
-            default = None
-        found = match or default
+        found = match or _DEFAULT_GROUP.match(part)  # no number: the default group, in any language
         if found:
             rest = found.group("rest") or ""
             inner = ((rest,) if rest else ()) + parts[index + 1:]
