@@ -10,9 +10,9 @@ Processes (inside bubblewrap):
   then waits on the control socket (fd 3) for a world to open;
 - a world is what one notebook's cells (or one test cell, after its own replay of the cells) run
   in: its first process enters new user, mount, pid and IPC namespaces and mounts a fresh tmpfs on
-  /scratch, /tmp, /dev/shm and the read-only folder of the instructor's files; its pid 1 forks the
-  process that runs the cells. When the world ends (or is stopped: its pid 1 is killed), the kernel
-  kills every process in it and its folders vanish with its mount namespace.
+  /scratch, /tmp, /dev/shm and the read-only folder of the instructor's files, then forks the world's
+  pid 1, the process that runs the cells. When it ends (or is stopped: the zygote kills it), the
+  kernel kills every process in the world, and its folders vanish with its mount namespace.
 Without bubblewrap (the fallback) the world is a child in its own process group, killed as a group,
 and its folder is emptied afterwards.
 """
@@ -260,7 +260,7 @@ def _writable_then_retry(function: Any, path: str, _: Any) -> None:
 
 
 def _world(channel: socket.socket, settings: dict, report: int) -> None:
-    """The world's first process: new namespaces, fresh folders, the instructor's files; then its init."""
+    """The world's first process: new namespaces, fresh folders, the instructor's files; then its pid 1."""
     _quiet_stdio()
     _enter_namespaces()
     _fresh_folders(int(settings["tmpfs_bytes"]))
@@ -272,34 +272,17 @@ def _world(channel: socket.socket, settings: dict, report: int) -> None:
     _mount(None, SUPPORT, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     codec.send(channel, {"ok": True})
     init = os.fork()
-    if init == 0:
-        _init(channel, settings, report)
-    channel.close()
-    os.write(report, f"init {init}\n".encode())
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(init, 0)
-
-
-def _init(channel: socket.socket, settings: dict, report: int) -> None:
-    """The world's pid 1: it forks the notebook's process, reaps orphans, and ends when the notebook does."""
-    worker = os.fork()
-    if worker == 0:
+    if init == 0:  # the world's pid 1 runs the notebook: when it ends, so does every process of the world
         os.close(report)
         try:
             child(channel, settings)
         finally:
             os._exit(0)
     channel.close()
-    status = 0
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-        if pid == worker:
-            break
-    os.write(report, f"ended {_describe_status(status)}\n".encode())
-    os._exit(0)
+    os.write(report, f"init {init}\n".encode())
+    with contextlib.suppress(ChildProcessError):
+        _, status = os.waitpid(init, 0)
+        os.write(report, f"ended {_describe_status(status)}\n".encode())
 
 
 def _quiet_stdio() -> None:
