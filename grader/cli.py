@@ -11,7 +11,8 @@ import typer
 from grader.course import Course
 from grader.errors import GraderError
 
-app = typer.Typer(help="Lecture 1 exercises: lint, release, autograde, feedback, export, demo.",
+app = typer.Typer(help="Auto-graded exercises: lint, release, bundle, collect, autograde, feedback, export, "
+                       "report, demo. Each command takes the assignment, like nbgrader.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 CourseOption = Annotated[
@@ -108,9 +109,10 @@ def feedback_command(
 
 @app.command("export")
 def export_command(
-    output: Annotated[Path, typer.Option(
-        "--output", "-o", help="Scores CSV to write; the LMS files go beside it.")] = Path(
-        "autograded/exports/scores.csv"),
+    assignment: AssignmentArgument = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Scores CSV to write (default: autograded/exports/ASSIGNMENT/scores.csv); "
+        "the LMS files go beside it.")] = None,
     moodle_worksheet: Annotated[Path | None, typer.Option(
         "--moodle-worksheet", help="Moodle grading worksheet to fill (only read; a filled copy is written).",
     )] = None,
@@ -130,16 +132,17 @@ def export_command(
 
     try:
         the_course = _course(course)
-        target = output if output.is_absolute() else the_course.root / output
+        name = the_course.assignment(assignment)
+        target = _given(output) or the_course.exports(name) / "scores.csv"
         lms = LmsFiles(_given(moodle_worksheet), _given(canvas_gradebook), canvas_assignment, feedback_zip,
                        zero_missing)
-        result = export(the_course, target, lms, force)
+        result = export(the_course, target, lms, force, name)
     except GraderError as error:
         _fail(error)
     for path in result.written:
         typer.echo(f"written: {path}")
     for note in result.notes:
-        typer.echo(f"note: {note}")
+        typer.echo(f"note: {_printable(note)}")
 
 
 @app.command("demo")
@@ -157,7 +160,7 @@ def demo_command(
         _fail(error)
     typer.echo(table)
     typer.echo(f"\nThe demo class is in {demo_course.root}: feedback in autograded/feedback, "
-               "scores and the class report in autograded/exports.")
+               f"scores and the class report in {demo_course.exports(demo_course.assignment())}.")
 
 
 # --- LMS commands (collect, bundle) are registered here ---
@@ -175,8 +178,11 @@ def _given(path: Path | None) -> Path | None:
 
 @app.command("collect")
 def collect_command(
-    download: Annotated[Path, typer.Argument(
-        help="Zip from Moodle's 'Download all submissions' or Canvas's 'Download Submissions' (only read).")],
+    first: Annotated[str, typer.Argument(
+        metavar="[ASSIGNMENT] DOWNLOAD",
+        help="The assignment (optional when the course has one), then the zip from Moodle's 'Download all "
+             "submissions' or Canvas's 'Download Submissions' (only read).")],
+    second: Annotated[str | None, typer.Argument(hidden=True, show_default=False)] = None,
     worksheet: Annotated[Path | None, typer.Option(
         "--worksheet", help="Moodle grading worksheet: the roster and each submission's time.")] = None,
     participants: Annotated[Path | None, typer.Option(
@@ -192,10 +198,11 @@ def collect_command(
     """Put the notebooks of an LMS submissions zip into autograded/submitted and register the students."""
     from grader.lms.collect import collect
 
+    assignment, download = (None, Path(first)) if second is None else (first, Path(second))
     try:
         report = collect(_course(course), download.resolve(), worksheet=_given(worksheet),
                          participants=_given(participants), canvas_gradebook=_given(canvas_gradebook),
-                         timezone=timezone, force=force)
+                         timezone=timezone, force=force, assignment=assignment)
     except GraderError as error:
         _fail(error)
     lms = report.lms.capitalize()
@@ -218,8 +225,9 @@ def collect_command(
 
 @app.command("bundle")
 def bundle_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Zip to write.")] = Path(
-        "autograded/exports/lecture01.zip"),
+    assignment: AssignmentArgument = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Zip to write (default: autograded/exports/ASSIGNMENT/ASSIGNMENT.zip).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing zip.")] = False,
     course: CourseOption = None,
 ) -> None:
@@ -228,8 +236,9 @@ def bundle_command(
 
     try:
         the_course = _course(course)
-        target = output if output.is_absolute() else the_course.root / output
-        path = bundle(the_course, target, force)
+        name = the_course.assignment(assignment)
+        target = _given(output) or the_course.exports(name) / f"{name}.zip"
+        path = bundle(the_course, target, force, name)
     except GraderError as error:
         _fail(error)
     typer.echo(f"student zip written to {path}")

@@ -24,15 +24,14 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import ASSIGNMENT
 from grader.course import Course
 from grader.errors import GraderError
 from grader.lms.canvas import assignment_column, read_gradebook
 from grader.lms.canvas_import import canvas_import
 from grader.lms.csvfile import check_writable, neutralize, write_atomically
 from grader.lms.feedback_zip import feedback_zip
-from grader.lms.grades import student_results
 from grader.lms.moodle import read_worksheet
+from grader.lms.student_grades import student_results
 from grader.lms.worksheet import fill_worksheet
 from grader.scores import CellScore, cell_scores, student_totals
 
@@ -42,11 +41,11 @@ FEEDBACK_ZIP = "moodle-feedback-files.zip"
 IDENTITY_COLUMNS = ["last_name", "first_name", "email", "lms_user_id"]
 
 
-def export_scores(course: Course, path: Path, force: bool = False) -> Path:
+def export_scores(course: Course, path: Path, force: bool = False, assignment: str | None = None) -> Path:
     """Write one row per student: id, name, email, LMS id, total, each notebook's and question's score."""
     if path.exists() and not force:
         raise GraderError(f"{path}: already exists; pass --force to overwrite it or choose another file.")
-    rows = cell_scores(course)
+    rows = cell_scores(course, assignment)
     if not rows:
         raise GraderError(f"{course.db_url}: no grades yet; run `grader autograde` first.")
     columns = _columns(rows)
@@ -116,12 +115,14 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
-def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: bool = False) -> ExportResult:
+def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: bool = False,
+           assignment: str | None = None) -> ExportResult:
     """Write the scores CSV and the chosen LMS files beside it.
 
     Every input is read and every output built in memory first, so a bad worksheet, gradebook export or
     missing feedback stops the command before any file is written.
     """
+    assignment = course.assignment(assignment)
     lms = lms or LmsFiles()
     folder = scores.parent
     targets = [scores]
@@ -132,26 +133,26 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
     sheet = read_worksheet(lms.moodle_worksheet, require_grade=True) if lms.moodle_worksheet else None
     stale = _stale_worksheet(lms.moodle_worksheet, folder / MOODLE_WORKSHEET)
     if lms.canvas_gradebook:
-        assignment_column(read_gradebook(lms.canvas_gradebook), lms.canvas_assignment, ASSIGNMENT)
-    results = student_results(course)
+        assignment_column(read_gradebook(lms.canvas_gradebook), lms.canvas_assignment, assignment)
+    results = student_results(course, assignment)
     if not results:
         raise GraderError(f"{course.db_url}: no grades yet; run `grader autograde` first.")
     outputs: list[tuple[Path, bytes]] = []
     result = ExportResult()
     if lms.moodle_worksheet:
-        data, notes = fill_worksheet(course, lms.moodle_worksheet, results, lms.zero_missing)
+        data, notes = fill_worksheet(course, assignment, lms.moodle_worksheet, results, lms.zero_missing)
         outputs.append((folder / MOODLE_WORKSHEET, data))
         result.notes += notes
     if lms.canvas_gradebook:
-        data, notes = canvas_import(course, lms.canvas_gradebook, results, lms.canvas_assignment,
+        data, notes = canvas_import(course, assignment, lms.canvas_gradebook, results, lms.canvas_assignment,
                                     lms.zero_missing)
         outputs.append((folder / CANVAS_IMPORT, data))
         result.notes += notes
     if lms.feedback_zip:
-        data, notes = feedback_zip(course, results, sheet)
+        data, notes = feedback_zip(course, assignment, results, sheet)
         outputs.append((folder / FEEDBACK_ZIP, data))
         result.notes += notes
-    result.written.append(export_scores(course, scores, force=True))
+    result.written.append(export_scores(course, scores, force=True, assignment=assignment))
     for path, data in outputs:
         write_atomically(path, data)
         result.written.append(path)

@@ -52,6 +52,6 @@ def test_bundle_never_overwrites_without_force_and_refuses_a_stale_release(cours
 def test_bundle_command_line(course: Course) -> None:
     result = CliRunner().invoke(app, ["bundle", "--course", str(course.root)])
     assert result.exit_code == 0, result.output
-    assert (course.root / "autograded" / "exports" / "lecture01.zip").is_file()
+    assert (course.exports("lecture01") / "lecture01.zip").is_file()
     again = CliRunner().invoke(app, ["bundle", "--course", str(course.root)])
     assert again.exit_code == 1 and "already exists" in again.output

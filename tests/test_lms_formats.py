@@ -10,7 +10,7 @@ from grader.classroom import release_notebook, solved_notebook
 from grader.course import Course
 from grader.lms import canvas, moodle
 from grader.lms.archive import is_junk
-from grader.lms.grades import number, parse_number, scaled
+from grader.lms.student_grades import number, parse_number, scaled
 from grader.lms.notebook_names import NotebookMatcher, normalize
 from tests.test_lms_support import notebook_bytes
 
@@ -111,7 +111,7 @@ def test_copy_decorations_come_off(stem: str, expected: str) -> None:
 
 
 def test_notebooks_are_recognised_by_cells_then_by_name(released_template: Course) -> None:
-    matcher = NotebookMatcher(released_template)
+    matcher = NotebookMatcher(released_template, "lecture01")
     first, second = released_template.notebook_names()[:2]
     solved = notebook_bytes(solved_notebook(released_template, first))
     assert matcher.identify("lecture01 (1).ipynb", solved).notebook == first

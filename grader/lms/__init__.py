@@ -12,5 +12,5 @@ One module per job:
 The formats themselves live in :mod:`grader.lms.moodle` and :mod:`grader.lms.canvas`; the helpers they share
 in :mod:`grader.lms.archive` (zips), :mod:`grader.lms.csvfile` (CSV files kept in their own format),
 :mod:`grader.lms.notebook_names` (which assignment notebook a file is), :mod:`grader.lms.roster` (students
-and their LMS ids) and :mod:`grader.lms.grades` (totals, scaling and feedback comments).
+and their LMS ids) and :mod:`grader.lms.student_grades` (totals, scaling and feedback comments).
 """

@@ -12,7 +12,6 @@ import json
 import zipfile
 from pathlib import Path
 
-from grader import ASSIGNMENT
 from grader.course import Course
 from grader.errors import GraderError
 from grader.lms.archive import is_junk
@@ -21,15 +20,17 @@ from grader.lms.csvfile import check_writable, write_atomically
 INSTRUCTIONS = "INSTRUCTIONS.md"
 
 
-def bundle(course: Course, output: Path, force: bool = False) -> Path:
-    """Write the student zip of release/lecture01 with instructions; return its path."""
-    release = course.release
-    names = course.notebook_names()
+def bundle(course: Course, output: Path, force: bool = False, assignment: str | None = None) -> Path:
+    """Write the student zip of an assignment's release folder with instructions; return its path."""
+    assignment = course.assignment(assignment)
+    release = course.folder("release", assignment)
+    source = course.folder("source", assignment)
+    names = course.notebook_names(assignment)
     missing = [name for name in names if not (release / f"{name}.ipynb").exists()]
     if missing:
         raise GraderError(f"{release}: no student version of {', '.join(missing)}; "
                           "run `grader release` first.")
-    stale = [name for name in names if (course.source / f"{name}.ipynb").stat().st_mtime
+    stale = [name for name in names if (source / f"{name}.ipynb").stat().st_mtime
              > (release / f"{name}.ipynb").stat().st_mtime]
     if stale:
         raise GraderError(f"{release}: {', '.join(stale)} changed in source/ after the last release; "
@@ -40,22 +41,23 @@ def bundle(course: Course, output: Path, force: bool = False) -> Path:
         for path in sorted(release.rglob("*")):
             relative = path.relative_to(release)
             if path.is_file() and not is_junk(relative.parts) and path.suffix != ".pyc":
-                archive.write(path, f"{ASSIGNMENT}/{relative.as_posix()}")
-        archive.writestr(f"{ASSIGNMENT}/{INSTRUCTIONS}", instructions(course))
+                archive.write(path, f"{assignment}/{relative.as_posix()}")
+        archive.writestr(f"{assignment}/{INSTRUCTIONS}", instructions(course, assignment))
     write_atomically(output, buffer.getvalue())
     return output
 
 
-def instructions(course: Course) -> str:
+def instructions(course: Course, assignment: str) -> str:
     """The students' instructions, listing the notebooks and their points."""
     rows = []
     total = 0.0
-    for name in course.notebook_names():
-        points = _points(course.release / f"{name}.ipynb")
+    names = course.notebook_names(assignment)
+    for name in names:
+        points = _points(course.folder("release", assignment) / f"{name}.ipynb")
         total += points
         rows.append(f"| `{name}.ipynb` | {points:g} |")
     table = "\n".join(["| Notebook | Points |", "| --- | --- |", *rows, f"| **Total** | **{total:g}** |"])
-    return _TEXT.format(assignment=ASSIGNMENT, table=table, example=course.notebook_names()[0])
+    return _TEXT.format(assignment=assignment, table=table, example=names[0])
 
 
 def _points(path: Path) -> float:

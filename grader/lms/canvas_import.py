@@ -22,23 +22,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader import ASSIGNMENT
 from grader.course import Course
 from grader.lms.canvas import assignment_column, read_gradebook
 from grader.lms.csvfile import table_bytes
-from grader.lms.grades import StudentResult, number, parse_number, scaled, unlisted, uses_decimal_comma
 from grader.lms.roster import CANVAS, student_id
+from grader.lms.student_grades import (
+    StudentResult,
+    number,
+    parse_number,
+    scaled,
+    unlisted,
+    uses_decimal_comma,
+)
 
 EXCUSED = ("ex", "excused")
 HAS_GRADE = "no submission, but a grade in Canvas already"
 
 
-def canvas_import(course: Course, gradebook: Path, results: dict[str, StudentResult],
-                  assignment: str | None = None, zero_missing: bool = False) -> tuple[bytes, list[str]]:
+def canvas_import(course: Course, assignment: str, gradebook: Path, results: dict[str, StudentResult],
+                  column: str | None = None, zero_missing: bool = False) -> tuple[bytes, list[str]]:
     """The import CSV's bytes, and notes for the instructor."""
     book = read_gradebook(gradebook)
     table, width = book.table, book.student_columns
-    index, title = assignment_column(book, assignment, ASSIGNMENT)
+    index, title = assignment_column(book, column, assignment)
     notes = [] if index is not None else [f"{gradebook}: no assignment column {title!r}; Canvas will create "
                                           "a new assignment with that name when you import."]
     exported = table.cell(book.points_row, index) if book.points_row and index is not None else ""
@@ -62,7 +68,7 @@ def canvas_import(course: Course, gradebook: Path, results: dict[str, StudentRes
             scaled_rows += grade != round(result.score, 2)
             cell = number(grade, comma)
             replaced += bool(current) and parse_number(current) != parse_number(cell)
-        elif course.step_dir("submitted", sid).exists():
+        elif course.folder("submitted", assignment, sid).exists():
             unchanged["collected but not graded yet"].append(sid)
             continue
         elif zero_missing and not current:

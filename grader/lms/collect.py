@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from grader import ASSIGNMENT
 from grader.course import Course
 from grader.errors import GraderError
 from grader.lms import canvas, moodle
@@ -62,8 +61,9 @@ class _Plan:
 
 def collect(course: Course, download: Path, *, worksheet: Path | None = None,
             participants: Path | None = None, canvas_gradebook: Path | None = None,
-            timezone: str | None = None, force: bool = False) -> CollectReport:
+            timezone: str | None = None, force: bool = False, assignment: str | None = None) -> CollectReport:
     """Collect a Moodle or Canvas submissions zip into autograded/submitted and register the students."""
+    assignment = course.assignment(assignment)
     zone = _zone(timezone)
     with open_download(download) as files:
         lms = _detect(download, files)
@@ -74,7 +74,7 @@ def collect(course: Course, download: Path, *, worksheet: Path | None = None,
         people += [s.participant for s in submissions.values() if roster is None or s.participant.members]
         if participants is not None:
             people = enrich(people, moodle.read_participants(participants))
-        matcher = NotebookMatcher(course)
+        matcher = NotebookMatcher(course, assignment)
         plans = [plan for submission in submissions.values()
                  if (plan := _plan(submission, matcher, report, zone)) is not None]
         covered = set(submissions) | {m.lms_id for s in submissions.values() for m in s.participant.members}
@@ -83,9 +83,9 @@ def collect(course: Course, download: Path, *, worksheet: Path | None = None,
         report.registered = register(course, people)
         for plan in plans:
             try:
-                _write(course, plan, force, report)
+                _write(course, assignment, plan, force, report)
             except OSError as error:
-                folder = course.step_dir("submitted", plan.student)
+                folder = course.folder("submitted", assignment, plan.student)
                 raise GraderError(f"{folder}: cannot be written ({error.strerror or error}); check that the "
                                   "course folder is writable and has free space, then collect "
                                   "again.") from None
@@ -326,9 +326,9 @@ def _choose(name: str, files: list[tuple[str, ArchiveFile]], who: str,
     return None
 
 
-def _write(course: Course, plan: _Plan, force: bool, report: CollectReport) -> None:
+def _write(course: Course, assignment: str, plan: _Plan, force: bool, report: CollectReport) -> None:
     """Write one student's submission folder, replacing an earlier one only with --force."""
-    folder = course.step_dir("submitted", plan.student)
+    folder = course.folder("submitted", assignment, plan.student)
     stamp = plan.timestamp.isoformat(" ")
     if folder.exists() and any(folder.iterdir()):
         if _same(folder, plan, stamp):
@@ -337,7 +337,7 @@ def _write(course: Course, plan: _Plan, force: bool, report: CollectReport) -> N
         if not force:
             report.kept.append(plan.student)
             return
-    staging = folder.parent / f".{ASSIGNMENT}.collecting"
+    staging = folder.parent / f".{assignment}.collecting"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)

@@ -16,13 +16,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.files import write_atomically  # noqa: F401 - the LMS modules write through it
 
 
 @dataclass
@@ -157,27 +156,6 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def neutralize(cell: str) -> str:
     """A text cell that a spreadsheet shows as text: one starting like a formula gets a leading "'"."""
     return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write bytes to a new file beside `path`, then move it into place; one line if that fails."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise GraderError(f"{path}: cannot be written ({error.strerror or error}); choose a folder you can "
-                          "write to with -o/--output.") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise GraderError(f"{path}: cannot be written ({error.strerror or error}); free some disk space or "
-                          "choose another folder with -o/--output.") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def check_writable(targets: Iterable[Path], sources: Iterable[Path], force: bool) -> None:

@@ -21,38 +21,38 @@ from pathlib import Path
 
 from grader.course import Course
 from grader.errors import GraderError
-from grader.lms.grades import StudentResult
 from grader.lms.groups import graded_for
 from grader.lms.moodle import Worksheet, feedback_folder
 from grader.lms.roster import MOODLE, known_students, parse_student_id
+from grader.lms.student_grades import StudentResult
 from grader.lms.worksheet import is_locked
 
 
-def feedback_zip(course: Course, results: dict[str, StudentResult],
+def feedback_zip(course: Course, assignment: str, results: dict[str, StudentResult],
                  worksheet: Worksheet | None = None) -> tuple[bytes, list[str]]:
     """The feedback zip of every graded Moodle student (its bytes), and notes for the instructor."""
-    folders, notes = (_from_worksheet(course, results, worksheet) if worksheet is not None
-                      else _from_gradebook(course, results))
+    folders, notes = (_from_worksheet(course, assignment, results, worksheet) if worksheet is not None
+                      else _from_gradebook(course, assignment, results))
     buffer = io.BytesIO()
     added = 0
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for folder, sid in folders:
-            files = _feedback_files(course, sid)
+            files = _feedback_files(course, assignment, sid)
             for path in files:
                 archive.writestr(f"{folder}/{path.name}", path.read_bytes())
                 added += 1
     if not added:
-        raise GraderError(f"{course.step_dir('feedback', '*').parent.parent}: no feedback files of "
+        raise GraderError(f"{course.step_root('feedback', assignment)}: no feedback files of "
                           "Moodle students; collect a Moodle download, run `grader autograde` and "
                           "`grader feedback`, then export again.")
     return buffer.getvalue(), notes
 
 
-def _feedback_files(course: Course, student: str) -> list[Path]:
-    return sorted(course.step_dir("feedback", student).glob("*.html"))
+def _feedback_files(course: Course, assignment: str, student: str) -> list[Path]:
+    return sorted(course.folder("feedback", assignment, student).glob("*.html"))
 
 
-def _from_worksheet(course: Course, results: dict[str, StudentResult],
+def _from_worksheet(course: Course, assignment: str, results: dict[str, StudentResult],
                     sheet: Worksheet) -> tuple[list[tuple[str, str]], list[str]]:
     """(folder, nbgrader id whose pages go in it) for each participant of the worksheet, and notes."""
     graded, notes = graded_for(course, sheet, set(results))
@@ -62,7 +62,7 @@ def _from_worksheet(course: Course, results: dict[str, StudentResult],
         if found is None or is_locked(sheet, row):
             continue
         used.add(found.student)
-        if not _feedback_files(course, found.student):
+        if not _feedback_files(course, assignment, found.student):
             missing.append(found.student)
             continue
         folders.append((feedback_folder(person.full_name, person.lms_id), found.student))
@@ -77,7 +77,7 @@ def _from_worksheet(course: Course, results: dict[str, StudentResult],
     return folders, notes
 
 
-def _from_gradebook(course: Course,
+def _from_gradebook(course: Course, assignment: str,
                     results: dict[str, StudentResult]) -> tuple[list[tuple[str, str]], list[str]]:
     """(folder, nbgrader id) for each graded Moodle participant registered in the gradebook, and notes."""
     names = {p.student_id: p.full_name for p in known_students(course).values()}
@@ -88,7 +88,7 @@ def _from_gradebook(course: Course,
             groups += [sid] if sid.startswith(f"{MOODLE}-group-") else []
             others += not sid.startswith(f"{MOODLE}-group-")
             continue
-        if not _feedback_files(course, sid):
+        if not _feedback_files(course, assignment, sid):
             notes.append(f"{sid}: graded but has no feedback files; run `grader feedback`, then export "
                          "again.")
             continue

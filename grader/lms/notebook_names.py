@@ -48,12 +48,12 @@ class Identified:
 class NotebookMatcher:
     """Recognises the assignment's notebooks by their grade ids and by their names."""
 
-    def __init__(self, course: Course) -> None:
-        self.names = course.notebook_names()
+    def __init__(self, course: Course, assignment: str) -> None:
+        self.names = course.notebook_names(assignment)
         self._owner: dict[str, str] = {}
         for name in self.names:
-            released = course.release / f"{name}.ipynb"
-            path = released if released.exists() else course.source / f"{name}.ipynb"
+            released = course.folder("release", assignment) / f"{name}.ipynb"
+            path = released if released.exists() else course.folder("source", assignment) / f"{name}.ipynb"
             for grade_id in _grade_ids(path.read_bytes()) or set():
                 self._owner[grade_id] = name
 

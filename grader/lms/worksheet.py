@@ -18,13 +18,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader import ASSIGNMENT
 from grader.course import Course
 from grader.lms.csvfile import MOODLE_ENCODINGS, table_bytes
-from grader.lms.grades import StudentResult, number, parse_number, scaled, unlisted, uses_decimal_comma
 from grader.lms.groups import graded_for, registered_groups
 from grader.lms.moodle import NO_ANSWERS, Worksheet, read_worksheet
 from grader.lms.roster import MOODLE, student_id
+from grader.lms.student_grades import (
+    StudentResult,
+    number,
+    parse_number,
+    scaled,
+    unlisted,
+    uses_decimal_comma,
+)
 
 
 def is_locked(sheet: Worksheet, row: list[str]) -> bool:
@@ -32,7 +38,7 @@ def is_locked(sheet: Worksheet, row: list[str]) -> bool:
     return sheet.table.cell(row, sheet.columns["can_change"]).strip().casefold() in NO_ANSWERS
 
 
-def fill_worksheet(course: Course, worksheet: Path, results: dict[str, StudentResult],
+def fill_worksheet(course: Course, assignment: str, worksheet: Path, results: dict[str, StudentResult],
                    zero_missing: bool = False) -> tuple[bytes, list[str]]:
     """The filled worksheet's bytes, and notes for the instructor."""
     sheet = read_worksheet(worksheet, require_grade=True)
@@ -64,7 +70,8 @@ def fill_worksheet(course: Course, worksheet: Path, results: dict[str, StudentRe
                 comment = f"Group submission of {found.group}. {comment}"
             _set(row, columns["comments"], comment)
         else:
-            _no_result(course, sheet, row, found.student if found is not None else sid, zero_missing, notes)
+            _no_result(course, assignment, sheet, row, found.student if found is not None else sid, zero_missing,
+                       notes)
         rows.append(row)
     if locked:
         notes.append(f"{', '.join(locked)}: Moodle says these grades cannot be changed ('Grade can be "
@@ -90,10 +97,10 @@ def _set(row: list[str], index: int | None, value: str) -> None:
         row[index] = value
 
 
-def _no_result(course: Course, sheet: Worksheet, row: list[str], sid: str, zero_missing: bool,
+def _no_result(course: Course, assignment: str, sheet: Worksheet, row: list[str], sid: str, zero_missing: bool,
                notes: list[str]) -> None:
-    if course.step_dir("submitted", sid).exists():
+    if course.folder("submitted", assignment, sid).exists():
         notes.append(f"{sid}: collected but not graded yet; run `grader autograde`, then export again.")
     elif zero_missing and not is_locked(sheet, row):
         row[sheet.columns["grade"]] = "0"  # type: ignore[index]
-        _set(row, sheet.columns["comments"], f"No submission for {ASSIGNMENT}.")
+        _set(row, sheet.columns["comments"], f"No submission for {assignment}.")

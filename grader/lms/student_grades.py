@@ -11,12 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from grader import ASSIGNMENT
 from grader.course import Course
 from grader.lms.roster import parse_student_id
-from grader.scores import cell_scores, notebook_totals
-
-GRADED, MISSING, NOT_GRADED = "graded", "missing", "not graded"
+from grader.outcomes import outcomes
+from grader.status import Status
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class NotebookResult:
     name: str
     score: float
     max_score: float
-    state: str
+    state: Status
 
 
 @dataclass(frozen=True)
@@ -38,19 +36,20 @@ class StudentResult:
     max_score: float
     notebooks: tuple[NotebookResult, ...]
     feedback_files: int
+    assignment: str = ""
 
     def comment(self, lms_max: float | None = None) -> str:
         """A short feedback text: total, then each notebook's points or why it has none."""
-        total = f"{ASSIGNMENT}: {number(self.score)} of {number(self.max_score)} points"
+        total = f"{self.assignment}: {number(self.score)} of {number(self.max_score)} points"
         grade = scaled(self.score, self.max_score, lms_max)
         if lms_max is not None and grade != round(self.score, 2):
             total += f" (grade {number(grade)} of {number(lms_max)})"
         parts = []
         for notebook in self.notebooks:
             points = f"{number(notebook.score)}/{number(notebook.max_score)}"
-            if notebook.state == MISSING:
+            if notebook.state is Status.MISSING:
                 parts.append(f"{notebook.name} not handed in ({points})")
-            elif notebook.state == NOT_GRADED:
+            elif notebook.state is not Status.GRADED:
                 parts.append(f"{notebook.name} could not be graded ({points})")
             else:
                 parts.append(f"{notebook.name} {points}")
@@ -60,29 +59,18 @@ class StudentResult:
         return text
 
 
-def student_results(course: Course) -> dict[str, StudentResult]:
-    """Every student with grades in the gradebook, by nbgrader id."""
-    rows = cell_scores(course)
-    totals = notebook_totals(rows)
-    names = course.notebook_names()
+def student_results(course: Course, assignment: str) -> dict[str, StudentResult]:
+    """Every student with grades in the gradebook, by nbgrader id (statuses derived in grader.outcomes)."""
+    derived = outcomes(course, assignment)
+    graded = {row.student for row in derived.scores}
     results = {}
-    for student in sorted({row.student for row in rows}):
-        notebooks = []
-        for name in names:
-            score, maximum = totals.get((student, name), (0.0, 0.0))
-            notebooks.append(NotebookResult(name, score, maximum, _state(course, student, name)))
-        feedback = len(list(course.step_dir("feedback", student).glob("*.html")))
+    for student in sorted(graded):
+        notebooks = tuple(NotebookResult(unit.notebook, unit.score, unit.max_score, unit.status)
+                          for unit in derived.of(student))
+        feedback = len(list(course.folder("feedback", assignment, student).glob("*.html")))
         results[student] = StudentResult(student, sum(n.score for n in notebooks),
-                                         sum(n.max_score for n in notebooks), tuple(notebooks), feedback)
+                                         sum(n.max_score for n in notebooks), notebooks, feedback, assignment)
     return results
-
-
-def _state(course: Course, student: str, notebook: str) -> str:
-    if (course.step_dir("autograded", student) / f"{notebook}.ipynb").exists():
-        return GRADED
-    if (course.step_dir("submitted", student) / f"{notebook}.ipynb").exists():
-        return NOT_GRADED
-    return MISSING
 
 
 def scaled(score: float, max_score: float, lms_max: float | None) -> float:
