@@ -144,8 +144,9 @@ def _installed_package_folders() -> list[str]:
 
 def _kept_below_writable() -> list[str]:
     """Read-only folders bound below a writable one (a venv under /tmp): each world binds them again."""
-    return [prefix for prefix in _python_folders()
-            if any(prefix.startswith(folder + "/") for folder in WRITABLE)]
+    below = [prefix for prefix in _python_folders()
+             if any(prefix.startswith(folder + "/") for folder in WRITABLE)]
+    return [prefix for prefix in below if not any(prefix.startswith(other + "/") for other in below)]
 
 
 def _environment(isolated: bool, control_fd: int, scratch: str) -> dict[str, str]:
