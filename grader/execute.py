@@ -185,12 +185,13 @@ class Session:
 
     def _run_callback(self, callbacks: dict[int, Callable[..., Any]], reply: dict) -> dict:
         """Run a trusted function the student's code called; functions it passed stay in the sandbox."""
-        function = callbacks.get(reply.get("callback"))
+        ident = reply.get("callback")
+        function = callbacks.get(ident) if type(ident) is int else None
         raw = reply.get("args", [])
         if function is None or not isinstance(raw, list):
             return {"error": "unknown callback"}
         args = [SandboxFunction(a["~function"], self, callbacks) if isinstance(a, dict) and "~function" in a
-                else codec.decode(a) for a in raw]
+                else codec.decode(a) for a in raw]  # a function passed along is only ever called back there
         refused = _too_big_for_a_reference(args, self.limits)
         if refused:  # the reference is not run: the call that asked for it fails
             self.refused = refused

@@ -76,12 +76,18 @@ class SandboxCrashed(Exception):
 _warned = False
 
 
+# Inside the sandbox every world needs namespaces of its own (some systems allow bubblewrap's but no more).
+_WORLD_PROBE = ("import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
+                "sys.exit(libc.unshare(0x10000000 | 0x00020000 | 0x20000000 | 0x08000000) != 0)")
+
+
 def bubblewrap_available() -> bool:
-    """Whether bubblewrap can start a sandbox here."""
+    """Whether bubblewrap can start a sandbox here, in which each notebook gets namespaces of its own."""
     bwrap = shutil.which("bwrap")
     if not bwrap:
         return False
-    probe = subprocess.run([bwrap, *_bwrap_args(), "/bin/true"], capture_output=True)
+    probe = subprocess.run([bwrap, *_bwrap_args(), sys.executable, "-E", "-s", "-c", _WORLD_PROBE],
+                           capture_output=True, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
     return probe.returncode == 0
 
 
