@@ -24,6 +24,14 @@ RELEASE = REPO.root / "release" / "lecture01"
 SOURCE = REPO.root / "source" / "lecture01"
 NOTEBOOKS = sorted(p.stem for p in RELEASE.glob("*.ipynb"))
 FRIENDLY = re.compile(r"is not implemented yet|is not defined yet: in the cell above|^Fix .+ first:")
+# Visible tests that use another graded function, and the functions they use.
+DEPENDENTS = {
+    "test_forward_propagation": ("sigmoid", "layer_forward"),
+    "test_svm_losses": ("svm_loss_single",),
+    "test_svm_loss": ("svm_losses",),
+    "test_cross_entropy_losses": ("softmax",),
+    "test_cross_entropy_loss": ("cross_entropy_losses",),
+}
 FRAME = re.compile(r"checks\.py|Traceback \(most recent call last\)|File \"|line \d+, in ")
 
 
@@ -145,6 +153,14 @@ def test_each_facts_mistake_is_named_by_its_visible_test(release_copy: Path, nam
                 assert not FRAME.search(shown), f"{mistake.name} shows a frame: {shown}"
                 if _normal(facts_text) not in _normal(shown):
                     unnamed.append(f"{mistake.name} ({test}): {errors[0].evalue}")
+            for test, helpers in DEPENDENTS.items():  # a test that uses the mistaken function blames it
+                broken = [h for h in helpers if h in mistake.cells]
+                if test not in index_of or not broken or test in mistake.fails:
+                    continue
+                errors = [o for o in _run_cell(client, notebook, index_of[test]) if o.output_type == "error"]
+                first = errors[0].evalue.splitlines()[0] if errors else ""
+                if errors and not (first.startswith("Fix ") and broken[0] in first):
+                    unnamed.append(f"{mistake.name} ({test}) does not say to fix {broken[0]} first: {first}")
             for grade_id in mistake.cells:  # back to the instructor's code for the next mistake
                 _run_cell(client, notebook, index_of[grade_id], instructor[grade_id])
     assert not unnamed, "\n".join(unnamed)
