@@ -20,7 +20,7 @@ import sysconfig
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import codec
@@ -36,9 +36,11 @@ TMPFS_BYTES = 256 << 20
 
 @dataclass(frozen=True)
 class Limits:
-    """What one notebook may use. The first four come from SandboxedExecute's settings (the one place
-    they are defined, see grader/preprocessors.py); the rest are fixed here, and the sandbox gets every
-    one of them from here."""
+    """What one notebook may use.
+
+    The first four come from SandboxedExecute's settings (grader/preprocessors.py), the one place they
+    are defined; the others are fixed here. The sandbox gets every limit it applies from here.
+    """
 
     memory_bytes: int
     cpu_seconds: int
@@ -64,9 +66,6 @@ class Limits:
         """What the sandbox needs to know of the limits, sent with every world it opens."""
         return {"rlimits": self.rlimits(), "tmpfs_bytes": self.tmpfs_bytes, "text": self.text,
                 "figure_bytes": self.figure_bytes, "figures": self.figures}
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class SandboxCrashed(Exception):
