@@ -17,7 +17,7 @@ from grader.course import Course
 from grader.errors import GraderError
 from grader.export import CANVAS_IMPORT, LmsFiles, export
 from grader.lms.collect import CollectReport, collect
-from grader.lms.grades import number
+from grader.lms.student_grades import number
 from grader.scores import cell_scores
 from tests.test_lms_support import (
     CanvasStudent,

@@ -17,7 +17,7 @@ from grader.classroom import solved_notebook
 from grader.cli import app
 from grader.course import Course, new_course
 from grader.export import FEEDBACK_ZIP, MOODLE_WORKSHEET
-from grader.lms.grades import number
+from grader.lms.student_grades import number
 from grader.scores import cell_scores
 from tests.test_lms_groups import Member as GroupMember
 from tests.test_lms_groups import group_folder, moodle_zip_upload, write_group_worksheet

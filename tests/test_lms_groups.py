@@ -25,7 +25,7 @@ from grader.course import Course
 from grader.export import CANVAS_IMPORT, FEEDBACK_ZIP, MOODLE_WORKSHEET, LmsFiles, export
 from grader.feedback import feedback
 from grader.lms.collect import CollectReport, collect
-from grader.lms.grades import number, scaled
+from grader.lms.student_grades import number, scaled
 from grader.scores import cell_scores
 from tests.test_lms_support import (
     CANVAS_TOTALS,

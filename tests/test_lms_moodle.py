@@ -23,7 +23,7 @@ from grader.errors import GraderError
 from grader.export import FEEDBACK_ZIP, MOODLE_WORKSHEET, LmsFiles, export
 from grader.feedback import feedback
 from grader.lms.collect import CollectReport, collect
-from grader.lms.grades import number
+from grader.lms.student_grades import number
 from grader.scores import cell_scores, notebook_totals
 from tests.test_lms_support import (
     WORKSHEET_HEADER,
