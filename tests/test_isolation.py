@@ -467,3 +467,46 @@ zygote.stop()
     # jinja2 (in the venv, not imported before the fork) imports; /tmp holds only the way to the venv
     assert len(lines) == 2, lines
     assert all(f"{venv} ['{first_folder}']" in line and line.endswith("[]") for line in lines), lines
+
+
+_DETACHED = r'''
+import ctypes, os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        ctypes.CDLL(None).prctl(15, MARKER.encode(), 0, 0, 0)  # PR_SET_NAME
+        time.sleep(30)
+    os._exit(0)
+time.sleep(0.3)
+alive = [pid for pid in os.listdir("/proc")
+         if pid.isdigit() and open(f"/proc/{pid}/comm").read().strip() == MARKER]
+print("detached and alive:", len(alive))
+'''
+
+
+def _named(name: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and Path(f"/proc/{pid}/comm").read_text().strip() == name:
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.filterwarnings("ignore:grading WITHOUT a sandbox")
+def test_without_bubblewrap_a_detached_process_does_not_outlive_its_notebook(limits: Limits):
+    """The fallback: a double fork with setsid leaves the notebook's process group.
+
+    Before: the zygote killed only the group, and the detached process lived on (measured: still
+    there after the notebook). Now the zygote is the subreaper of all it forks and kills what is left.
+    """
+    marker = f"detach{os.getpid() % 10000}"
+    fallback = Zygote(False)
+    try:
+        shown, _ = _grade(fallback, limits, _notebook(f"MARKER = {marker!r}\n" + _DETACHED))
+    finally:
+        fallback.stop()
+    assert "detached and alive: 1" in shown[0], shown[0]  # the attack ran
+    assert _named(marker) == []

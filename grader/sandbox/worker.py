@@ -50,6 +50,7 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000,
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 
 
 class _Output:
@@ -102,6 +103,8 @@ def zygote() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError, AttributeError):
         _LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # nothing forked from here can be traced or read
+        if not ISOLATED:  # what the student's code forks (even after setsid) is reparented to the zygote
+            _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     control = socket.socket(fileno=int(os.environ["GRADER_CONTROL_FD"]))
     control.send(b"ready")
     while True:
@@ -229,9 +232,16 @@ def _sweep() -> bool:
 
 
 def _other_processes(me: int) -> list[int]:
-    if not ISOLATED:
-        return []  # without a pid namespace of its own, the zygote cannot tell the student's processes
-    return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me)]
+    """Inside bubblewrap: every process but the zygote. Without it: the zygote's children, which are all
+    that is left of a notebook's processes (the zygote is their subreaper)."""
+    if ISOLATED:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in (1, me)]
+    children = []
+    for name in os.listdir("/proc"):
+        with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{name}/stat", "rb") as handle:
+            if int(handle.read().rsplit(b")", 1)[1].split()[1]) == me:
+                children.append(int(name))
+    return children
 
 
 def _wipe(folder: str) -> None:
