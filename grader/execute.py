@@ -78,7 +78,8 @@ def _ending(text: object) -> str:
 
 
 def _text(value: object, limit: int) -> str:
-    return str(value)[:limit]
+    """Text from the sandbox, cut to the limit; a lone surrogate (which no file can hold) becomes "?"."""
+    return str(value)[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
 class Session:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbformat import NotebookNode, v4
 
@@ -510,3 +511,15 @@ def test_without_bubblewrap_a_detached_process_does_not_outlive_its_notebook(lim
         fallback.stop()
     assert "detached and alive: 1" in shown[0], shown[0]  # the attack ran
     assert _named(marker) == []
+
+
+def test_output_with_a_lone_surrogate_can_be_saved(zygote: Zygote, limits: Limits):
+    """A cell prints (and raises with) a lone surrogate, which UTF-8 cannot hold.
+
+    Before: the outputs kept it, and writing the graded notebook raised UnicodeEncodeError in the
+    supervising process. Now it is replaced, and the notebook can be written.
+    """
+    cell = 'print("half an emoji: \\ud83d")\nraise ValueError("\\ud83d")'
+    run = execute(_notebook(cell), zygote, {}, CHECKS, limits)
+    text = nbformat.writes(run.notebook)
+    assert "half an emoji: ?" in text and text.encode("utf-8")
