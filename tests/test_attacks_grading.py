@@ -225,8 +225,8 @@ def test_a_lone_surrogate_costs_only_its_own_notebook(surrogate):
     and the classmates after it were not graded.
     """
     graded, feedback = surrogate
-    submitted = read_notebook(graded.course.step_dir("submitted", "m-surrogate") / f"{SVM}.ipynb")
-    assert any("\ud83d" in cell.source for cell in submitted.cells)  # the attack's notebook is what it claims
+    submitted = graded.course.step_dir("submitted", "m-surrogate") / f"{SVM}.ipynb"
+    assert b"\\ud83d here: SURROGATE-MARKER" in submitted.read_bytes()  # the attack is what it claims
     assert_batch_and_rerun_finish(graded)
     assert_classmates_unharmed(graded, SVM)
     record = graded.record("m-surrogate", SVM)

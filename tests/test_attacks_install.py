@@ -60,8 +60,7 @@ def non_editable() -> Path:
         shutil.copytree(SOURCE, source, ignore=shutil.ignore_patterns(
             ".venv", ".git", "autograded", "__pycache__", "*.egg-info", "build", "tests", "benchmarks"))
         _run(str(python), "-m", "pip", "uninstall", "--yes", "--quiet", "dl-lecture01-grader")
-        _run(str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-             "--no-index",             ".", cwd=source)
+        _run(str(python), "-m", "pip", "install", "--quiet", "--no-deps", ".", cwd=source)
         shutil.rmtree(source)
         stamp.write_text(digest)
     found = subprocess.run([str(python), "-c", "import grader; print(grader.__file__)"], cwd="/",
