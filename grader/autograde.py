@@ -13,17 +13,25 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
+import time
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain, islice
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from nbformat import NotebookNode, from_dict
 from nbgrader.api import MissingEntry
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SAWarning
 from tqdm import tqdm
 from traitlets.config import Config
@@ -45,6 +53,11 @@ class AutogradeResult:
     not_graded: dict[tuple[str, str], str] = field(default_factory=dict)
     missing: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Where the run's time went, in seconds summed over its units: "worker:<step>" and "supervisor:<step>"
+    # (wall; " cpu" appended: that process's CPU), "sandbox:cpu", "supervisor:register" (registering
+    # the class), "supervisor:waiting" (blocked on the workers, registering included), "supervisor:first"
+    # (until the first unit was done), "supervisor:wall"/"supervisor:cpu" (all of autograde), "units".
+    timings: Counter = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -65,7 +78,10 @@ def autograde(course: Course, students: Iterable[str] | None = None, force: bool
 
     Already graded, unchanged submissions are skipped unless `force`. `workers` processes run
     in parallel (default: one per core); with `scheduler` (tcp://host:port) a Dask cluster does.
+    The workers start (and warm their sandboxes) while the supervisor is still registering the
+    class in the gradebook, and grade each unit as soon as it is registered.
     """
+    started, cpu = time.perf_counter(), time.process_time()
     assignment = course.assignment(assignment)
     everyone = course.students("submitted", assignment)
     chosen = sorted(set(students)) if students is not None else everyone
@@ -74,50 +90,115 @@ def autograde(course: Course, students: Iterable[str] | None = None, force: bool
             raise GraderError(f"{course.folder('submitted', assignment, student)}: no submission for student "
                               f"{student!r}; check the id or collect the submissions first.")
     result = AutogradeResult()
-    units = list(_units(course, assignment, chosen, force, result))
-    done = _run(units, workers, scheduler)
-    for unit, outcome in tqdm(done, total=len(units), disable=not progress, unit="notebook",
-                              desc="grading", dynamic_ncols=True):
-        record = finish(course, unit, outcome)
-        if record.status is Status.NOT_GRADED:
-            result.not_graded[(unit.student, unit.notebook)] = record.reason
-    names = course.notebook_names(assignment)
+    timings = result.timings
+    with _quick_sqlite_commits():
+        units = _timed_iterator(_units(course, assignment, chosen, force, result), timings,
+                                "supervisor:register")
+        names = course.notebook_names(assignment)
+        with tqdm(total=len(chosen) * len(names), disable=not progress, unit="notebook", desc="grading",
+                  dynamic_ncols=True) as bar:
+            done = _timed_iterator(_run(units, workers, scheduler), timings, "supervisor:waiting")
+            failed = 0
+            for unit, outcome in done:
+                if not timings["units"]:
+                    timings["supervisor:first"] = time.perf_counter() - started
+                timings.update(outcome.pop("timings", {}))
+                record = finish(course, unit, outcome, timings)
+                if record.status is Status.NOT_GRADED:
+                    result.not_graded[(unit.student, unit.notebook)] = record.reason
+                    failed += 1
+                timings["units"] += 1
+                # graded here, or skipped, missing or unreadable on the way (those cost no grading)
+                passed = len(result.skipped) + len(result.missing) + len(result.not_graded) - failed
+                bar.update(timings["units"] + passed - bar.n)
+            bar.update(bar.total - bar.n)
     result.graded = [s for s in chosen if not all((s, n) in result.not_graded for n in names)]
+    timings["supervisor:wall"] += time.perf_counter() - started
+    timings["supervisor:cpu"] += time.process_time() - cpu
     return result
+
+
+def _timed_iterator(items: Iterator, timings: Counter, key: str) -> Iterator:
+    """The items; the time spent waiting for each (producing it, or blocked on a worker) is added to key."""
+    iterator = iter(items)
+    while True:
+        begin = time.perf_counter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            timings[key] += time.perf_counter() - begin
+            return
+        timings[key] += time.perf_counter() - begin
+        yield item
+
+
+@contextmanager
+def _quick_sqlite_commits() -> Iterator[None]:
+    """While grading, an SQLite gradebook commits to its write-ahead log without waiting for the disk.
+
+    nbgrader's SaveAutoGrades commits once per graded cell; with SQLite's default rollback journal
+    each commit waits for the disk twice. In WAL mode with synchronous=NORMAL a commit survives the
+    grading process being killed (only a power cut may lose the last ones; the database stays
+    consistent), and the log is written back to the database when the run ends.
+    """
+    event.listen(Engine, "connect", _wal_mode)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "connect", _wal_mode)
+
+
+def _wal_mode(connection, _record) -> None:
+    if isinstance(connection, sqlite3.Connection):
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _units(course: Course, assignment: str, students: list[str], force: bool,
            result: AutogradeResult) -> Iterator[Unit]:
-    """The units to grade: a unit whose submission and tests are unchanged since it was graded is skipped."""
+    """The units to grade, student by student as each is registered in the gradebook.
+
+    A unit whose submission and tests are unchanged since it was graded is skipped.
+    """
     names = course.notebook_names(assignment)
     tests = {name: _tests_digest(course, assignment, name) for name in names}
-    with course.gradebook(assignment) as gradebook, warnings.catch_warnings():
-        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
+    with course.gradebook(assignment) as gradebook:
         for student in students:
-            if not _known(gradebook, student):
-                gradebook.update_or_create_student(student)
-            gradebook.update_or_create_submission(assignment, student,
-                                                  timestamp=course.timestamp(assignment, student))
-            for name in names:
-                path = course.folder("submitted", assignment, student) / f"{name}.ipynb"
-                if not path.exists() and not path.is_symlink():
-                    result.missing.append((student, name))
-                    _zero(gradebook, assignment, student, name)
-                    save_record(course, assignment, UnitRecord(student, name, Status.MISSING, "not handed in"))
-                    continue
-                try:
-                    data = read_submission(path, course.step_root("submitted", assignment))
-                except GraderError as error:
-                    reason = str(error).removeprefix(f"{path}: ")
-                    _fail(course, gradebook, Unit(str(course.root), assignment, student, name, ""), reason)
-                    result.not_graded[(student, name)] = reason
-                    continue
-                digest = f"{hashlib.sha256(data).hexdigest()}:{tests[name]}"
-                old = load_record(course, assignment, student, name)
-                if not force and old and old.digest == digest and old.status is Status.GRADED:
-                    result.skipped.append((student, name))
-                    continue
-                yield Unit(str(course.root), assignment, student, name, digest)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
+                units = _student_units(course, gradebook, assignment, student, names, tests, force, result)
+            yield from units
+
+
+def _student_units(course: Course, gradebook, assignment: str, student: str, names: list[str],
+                   tests: dict[str, str], force: bool, result: AutogradeResult) -> list[Unit]:
+    """Register one student's submission; the notebooks of it to grade."""
+    if not _known(gradebook, student):
+        gradebook.update_or_create_student(student)
+    gradebook.update_or_create_submission(assignment, student,
+                                          timestamp=course.timestamp(assignment, student))
+    units = []
+    for name in names:
+        path = course.folder("submitted", assignment, student) / f"{name}.ipynb"
+        if not path.exists() and not path.is_symlink():
+            result.missing.append((student, name))
+            _zero(gradebook, assignment, student, name)
+            save_record(course, assignment, UnitRecord(student, name, Status.MISSING, "not handed in"))
+            continue
+        try:
+            data = read_submission(path, course.step_root("submitted", assignment))
+        except GraderError as error:
+            reason = str(error).removeprefix(f"{path}: ")
+            _fail(course, gradebook, Unit(str(course.root), assignment, student, name, ""), reason)
+            result.not_graded[(student, name)] = reason
+            continue
+        digest = f"{hashlib.sha256(data).hexdigest()}:{tests[name]}"
+        old = load_record(course, assignment, student, name)
+        if not force and old and old.digest == digest and old.status is Status.GRADED:
+            result.skipped.append((student, name))
+            continue
+        units.append(Unit(str(course.root), assignment, student, name, digest))
+    return units
 
 
 def _tests_digest(course: Course, assignment: str, name: str) -> str:
@@ -147,19 +228,20 @@ def _zero(gradebook, assignment: str, student: str, notebook: str) -> None:
     gradebook.db.commit()
 
 
-def _run(units: list[Unit], workers: int | None, scheduler: str | None) -> Iterator[tuple[Unit, dict]]:
+def _run(units: Iterator[Unit], workers: int | None, scheduler: str | None) -> Iterator[tuple[Unit, dict]]:
     """(unit, outcome) as each unit finishes, on a Dask cluster, in worker processes, or here."""
-    if not units:
+    first = list(islice(units, 2))  # the pool starts as soon as a second unit is registered
+    if not first:
         return
+    units = chain(first, units)
     if scheduler:
-        yield from _run_on_dask(units, scheduler)
+        yield from _run_on_dask(list(units), scheduler)
         return
-    count = min(workers or os.cpu_count() or 1, len(units))
-    if count == 1:
+    if (workers or os.cpu_count() or 1) == 1 or len(first) == 1:
         for unit in units:
             yield unit, grade_unit(unit)
         return
-    yield from _run_in_pool(units, count)
+    yield from _run_in_pool(units, workers or os.cpu_count() or 1, first[0].root)
 
 
 def _run_on_dask(units: list[Unit], scheduler: str) -> Iterator[tuple[Unit, dict]]:
@@ -179,26 +261,32 @@ def _run_on_dask(units: list[Unit], scheduler: str) -> Iterator[tuple[Unit, dict
             yield futures[future], outcome
 
 
-def _run_in_pool(units: list[Unit], count: int) -> Iterator[tuple[Unit, dict]]:
+def _run_in_pool(units: Iterator[Unit], count: int, root: str) -> Iterator[tuple[Unit, dict]]:
     """Units in parallel; when a worker process dies, only the unit that killed it is lost.
 
     A dying process takes down the whole pool and every unit in flight with it. Those units are
     suspects: each is graded again on its own, so the one that kills its process is found (and
     reported "not graded"), and its innocent neighbours are graded as usual.
     """
-    waiting = list(reversed(units))
     suspects: list[Unit] = []
-    while waiting or suspects:
+    pending = iter(units)
+    exhausted = False
+    while not exhausted or suspects:
         if suspects:
             unit = suspects.pop()
             yield unit, _grade_alone(unit)
             continue
-        with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
+        with _pool(count, root) as pool:
             running = {}
-            while waiting or running:
-                while waiting and len(running) < 2 * count:  # busy while the supervisor saves
-                    unit = waiting.pop()
+            while not exhausted or running:
+                while not exhausted and len(running) < 2 * count:  # busy while the supervisor saves
+                    unit = next(pending, None)
+                    if unit is None:
+                        exhausted = True
+                        break
                     running[pool.submit(grade_unit, unit)] = unit
+                if not running:
+                    break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in finished:
@@ -213,9 +301,35 @@ def _run_in_pool(units: list[Unit], count: int) -> Iterator[tuple[Unit, dict]]:
                     break
 
 
+def _pool(count: int, root: str) -> ProcessPoolExecutor:
+    """Worker processes forked from a server that imported the grader once; each warms its sandbox at once."""
+    return ProcessPoolExecutor(count, mp_context=_context(), initializer=_warm_up, initargs=(root,))
+
+
+@cache
+def _context() -> BaseContext:
+    """A forkserver with the grader imported (a fresh worker is a fork, not a second Python start-up)."""
+    try:
+        context = get_context("forkserver")
+    except ValueError:  # no forkserver on this platform
+        return get_context("spawn")
+    context.set_forkserver_preload(["grader.autograde"])
+    return context
+
+
+def _warm_up(root: str) -> None:
+    """Build the steps and start the sandbox of this worker before its first unit arrives."""
+    try:
+        zygote = getattr(_steps(root).executor(), "zygote", None)
+        if callable(zygote):
+            zygote()
+    except Exception:  # the first unit meets the same problem and reports it
+        pass
+
+
 def _grade_alone(unit: Unit) -> dict:
     """Grade one unit in a process of its own; if that process dies, the unit is what killed it."""
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(1, mp_context=_context()) as pool:
         try:
             return pool.submit(grade_unit, unit).result()
         except BrokenProcessPool:
@@ -239,23 +353,69 @@ def _support_files(root: str) -> list[str]:
 def grade_unit(unit: Unit) -> dict:
     """Run one submitted notebook through the worker's steps (in a worker); the outcome is plain data.
 
-    Nothing raises out of here: any failure is this unit's "not graded" reason.
+    Nothing raises out of here: any failure is this unit's "not graded" reason. The outcome's
+    "timings" say where the unit's time went in the worker (seconds per step, and its CPU).
     """
+    cpu, sandbox_cpu = time.process_time(), _children_cpu()
+    timings: Counter = Counter()
     course = Course(Path(unit.root))
     path = course.folder("submitted", unit.assignment, unit.student) / f"{unit.notebook}.ipynb"
     try:
-        notebook = parse_notebook(read_submission(path, course.step_root("submitted", unit.assignment)), path)
+        with _timer(timings, "worker:read"):
+            notebook = parse_notebook(read_submission(path, course.step_root("submitted", unit.assignment)),
+                                      path)
         resources = _resources(course, unit)
-        notebook, resources = pipeline.run(_steps(unit.root).in_worker, notebook, resources)
-        return {"notebook": notebook, "problems": resources.get("grader_problems", [])}
+        notebook, resources = _run_steps(_steps(unit.root).in_worker, notebook, resources, timings, "worker")
+        outcome = {"notebook": notebook, "problems": resources.get("grader_problems", [])}
     except GraderError as error:
-        return {"error": str(error).removeprefix(f"{path}: ")}
+        outcome = {"error": str(error).removeprefix(f"{path}: ")}
     except Exception as error:  # nbgrader refuses the notebook, or grading it failed: only this unit
         detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
         if type(error).__module__.startswith("nbgrader") or "metadata" in str(error).lower():
-            return {"error": f"the notebook's grading cells or their metadata were changed ({detail}); "
-                             "ask for a resubmission made from the released notebook"}
-        return {"error": f"grading it failed ({detail})"}
+            outcome = {"error": f"the notebook's grading cells or their metadata were changed ({detail}); "
+                                "ask for a resubmission made from the released notebook"}
+        else:
+            outcome = {"error": f"grading it failed ({detail})"}
+    timings["worker:cpu"] += time.process_time() - cpu
+    timings["sandbox:cpu"] += max(0.0, _children_cpu() - sandbox_cpu)
+    outcome["timings"] = dict(timings)
+    return outcome
+
+
+def _run_steps(steps: tuple, notebook: NotebookNode, resources: dict, timings: Counter,
+               side: str) -> tuple[NotebookNode, dict]:
+    """pipeline.run, one step at a time, each step's time added to timings ("side:StepName")."""
+    for step in steps:
+        with _timer(timings, f"{side}:{type(step).__name__}"):
+            notebook, resources = pipeline.run((step,), notebook, resources)
+    return notebook, resources
+
+
+@contextmanager
+def _timer(timings: Counter, key: str) -> Iterator[None]:
+    """Add the wall seconds of the block to timings[key], its CPU seconds (this process's) to key + " cpu"."""
+    begin, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        timings[key] += time.perf_counter() - begin
+        timings[f"{key} cpu"] += time.process_time() - cpu
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's descendants, live or reaped (a worker's sandbox); 0 without /proc."""
+    total, todo = 0, [os.getpid()]
+    try:
+        while todo:
+            pid = todo.pop()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            todo.extend(int(child) for child in children)
+            if pid != os.getpid():
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    except (OSError, ValueError, IndexError):  # a process that just ended, or no /proc
+        pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _resources(course: Course, unit: Unit) -> dict:
@@ -264,33 +424,46 @@ def _resources(course: Course, unit: Unit) -> dict:
             "metadata": {"path": str(course.folder("source", unit.assignment)), "name": unit.notebook}}
 
 
-def finish(course: Course, unit: Unit, outcome: dict) -> UnitRecord:
+def finish(course: Course, unit: Unit, outcome: dict, timings: Counter | None = None) -> UnitRecord:
     """Save grades and the graded notebook of one unit (only the supervisor does this); never raises."""
+    timings = Counter() if timings is None else timings
     if "error" in outcome:
-        return _record_failure(course, unit, str(outcome["error"]))
+        with _timer(timings, "supervisor:failures"):
+            return _record_failure(course, unit, str(outcome["error"]))
     try:
-        return _save(course, unit, from_dict(outcome["notebook"]))
+        return _save(course, unit, from_dict(outcome["notebook"]), timings)
     except Exception as error:  # saving failed (encoding, nbgrader, the file system): only this unit
         detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
         return _record_failure(course, unit, f"its graded notebook could not be saved ({detail})")
 
 
-def _save(course: Course, unit: Unit, notebook: NotebookNode) -> UnitRecord:
+def _save(course: Course, unit: Unit, notebook: NotebookNode, timings: Counter) -> UnitRecord:
     resources = _resources(course, unit)
-    notebook, resources = pipeline.run(_steps(unit.root).in_supervisor, notebook, resources)
-    graded = course.folder("autograded", unit.assignment, unit.student)
-    write_notebook(notebook, graded / f"{unit.notebook}.ipynb")
+    steps = _steps(unit.root).in_supervisor
+    notebook, resources = _run_steps(steps, notebook, resources, timings, "supervisor")
+    with _timer(timings, "supervisor:write"):
+        graded = course.folder("autograded", unit.assignment, unit.student)
+        write_notebook(notebook, graded / f"{unit.notebook}.ipynb")
+        _copy_support_files(course, unit, graded)
+        problems = graded_problems(notebook)
+        status = Status.NOT_GRADED if problems else Status.GRADED
+        record = UnitRecord(unit.student, unit.notebook, status, "; ".join(problems), unit.digest)
+        save_record(course, unit.assignment, record)
+    return record
+
+
+def _copy_support_files(course: Course, unit: Unit, graded: Path) -> None:
+    """The instructor's files beside the graded notebooks (as nbgrader leaves them), unless already there."""
     source = course.folder("source", unit.assignment)
     for support in _support_files(unit.root):
-        if (source / support).is_file():
-            target = graded / support
-            target.unlink(missing_ok=True)  # nbgrader leaves it read-only
-            shutil.copyfile(source / support, target)
-    problems = graded_problems(notebook)
-    status = Status.NOT_GRADED if problems else Status.GRADED
-    record = UnitRecord(unit.student, unit.notebook, status, "; ".join(problems), unit.digest)
-    save_record(course, unit.assignment, record)
-    return record
+        original, target = source / support, graded / support
+        if not original.is_file():
+            continue
+        data = original.read_bytes()
+        if target.is_file() and not target.is_symlink() and target.read_bytes() == data:
+            continue
+        target.unlink(missing_ok=True)  # nbgrader leaves it read-only
+        shutil.copyfile(original, target)
 
 
 def _record_failure(course: Course, unit: Unit, reason: str) -> UnitRecord:
@@ -298,8 +471,8 @@ def _record_failure(course: Course, unit: Unit, reason: str) -> UnitRecord:
         with course.gradebook(unit.assignment) as gradebook:
             return _fail(course, gradebook, unit, reason)
     except Exception as error:  # the gradebook itself failed: still record why, and go on
-        record = UnitRecord(unit.student, unit.notebook, Status.NOT_GRADED,
-                            f"{reason}; its grades could not be cleared ({type(error).__name__})", unit.digest)
+        reason = f"{reason}; its grades could not be cleared ({type(error).__name__})"
+        record = UnitRecord(unit.student, unit.notebook, Status.NOT_GRADED, reason, unit.digest)
         save_record(course, unit.assignment, record)
         return record
 

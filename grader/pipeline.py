@@ -2,9 +2,11 @@
 
 `grader autograde` runs the same two lists (Autograde.sanitize_preprocessors, then
 Autograde.autograde_preprocessors), built the way nbgrader's exporter builds them. It only decides
-where each step runs: the sanitize steps and the autograde steps up to the executing one run in a
-worker (beside the sandbox), every later step (saving grades, late penalties, checks) in the
-supervising process, which alone writes the gradebook.
+where each step runs: the sanitize steps, the autograde steps up to the executing one and the
+nbgrader steps right after it that only change the notebook (IgnorePattern, ClearMetadata,
+LimitOutput) run in a worker (beside the sandbox); from the first other step on (saving grades,
+late penalties, checks, any step of the course's own) everything runs in the supervising process,
+which alone writes the gradebook.
 """
 
 from __future__ import annotations
@@ -12,26 +14,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nbconvert.exporters.exporter import ResourcesDict
-from nbconvert.preprocessors import Preprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, ClearOutputPreprocessor, Preprocessor
 from nbformat import NotebookNode
 from nbgrader.converters.autograde import Autograde
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import ClearOutput, Execute, IgnorePattern, LimitOutput
 from traitlets.config import Config, Configurable
 from traitlets.utils.importstring import import_item
 
 from grader.errors import GraderError
 
+# Steps that only change the notebook in hand (no gradebook, no files): after the executing step they
+# run in the worker too, sparing the supervisor. Exact classes only: a subclass may do more.
+NOTEBOOK_ONLY = (IgnorePattern, LimitOutput, ClearOutput, ClearMetadataPreprocessor, ClearOutputPreprocessor)
+
 
 @dataclass(frozen=True)
 class GradingSteps:
-    """The configured steps, split where the notebook has been executed."""
+    """The configured steps, split after the notebook has been executed."""
 
     in_worker: tuple[Preprocessor, ...]
     in_supervisor: tuple[Preprocessor, ...]
 
     def executor(self) -> Preprocessor:
-        """The step that executes the notebook (the last one run in a worker)."""
-        return self.in_worker[-1]
+        """The step that executes the notebook."""
+        return next(step for step in self.in_worker if _executes(step))
 
 
 def configured_names(config: Config, trait: str) -> list:
@@ -56,7 +62,8 @@ def build(config: Config, names: list) -> list[Preprocessor]:
 
 
 def grading_steps(config: Config) -> GradingSteps:
-    """Sanitize and autograde steps of the course, split after the executing step."""
+    """Sanitize and autograde steps of the course, split after the executing step and the
+    notebook-only steps that follow it."""
     sanitize = build(config, configured_names(config, "sanitize_preprocessors"))
     autograde = build(config, configured_names(config, "autograde_preprocessors"))
     executing = [index for index, step in enumerate(autograde) if _executes(step)]
@@ -64,6 +71,8 @@ def grading_steps(config: Config) -> GradingSteps:
         raise GraderError("nbgrader_config.py: Autograde.autograde_preprocessors has no step that executes "
                           "the notebook (grader.preprocessors.SandboxedExecute or nbgrader's Execute).")
     split = executing[0] + 1
+    while split < len(autograde) and type(autograde[split]) in NOTEBOOK_ONLY:
+        split += 1
     return GradingSteps(tuple(sanitize + autograde[:split]), tuple(autograde[split:]))
 
 
