@@ -72,6 +72,10 @@ class SandboxCrashed(Exception):
     """The sandbox ended or stopped answering."""
 
 
+class WorldEnded(SandboxCrashed):
+    """The world's process ended (its end of the channel closed)."""
+
+
 _warned = False
 
 
@@ -222,7 +226,7 @@ class Zygote:
             theirs.close()
         return Channel(self, ours, limits.message_bytes)
 
-    def finish(self, timeout: float = 10.0) -> str:
+    def finish(self, timeout: float = 30.0) -> str:
         """Stop the current world; every process in it is killed. Returns how it ended."""
         with contextlib.suppress(OSError):
             self.control.send(b"stop")
@@ -233,10 +237,10 @@ class Zygote:
                 raise OSError("closed")
             answer = json.loads(reply)
             if answer.get("restart"):  # the zygote found a process it could not end: a new sandbox
-                self.start()
+                self.stop()
             return str(answer["done"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError, TimeoutError):
-            self.start()
+            self.stop()  # the next world starts a new sandbox
             return "the sandbox itself was stopped"
         finally:
             if self.control:
@@ -292,6 +296,8 @@ class Channel:
             return codec.receive(self.sock, self.limit, time.monotonic() + max(timeout, 0.001))
         except TimeoutError:
             raise SandboxCrashed("time limit exceeded") from None
+        except (codec.Closed, ConnectionResetError, BrokenPipeError):
+            raise WorldEnded("the notebook's process ended") from None
         except (ConnectionError, OSError, ValueError) as error:
             raise SandboxCrashed(str(error) or "the notebook's process ended") from None
         except Exception as error:  # whatever else a malformed message could cause

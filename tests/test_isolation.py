@@ -523,3 +523,12 @@ def test_output_with_a_lone_surrogate_can_be_saved(zygote: Zygote, limits: Limit
     run = execute(_notebook(cell), zygote, {}, CHECKS, limits)
     text = nbformat.writes(run.notebook)
     assert "half an emoji: ?" in text and text.encode("utf-8")
+
+
+def test_a_function_that_ends_its_process_is_reported_with_how_it_ended(zygote: Zygote, limits: Limits):
+    """The student's function calls os._exit(7) while a test calls it: the test fails and says so."""
+    student = "import os\n\ndef quit_now(x):\n    os._exit(7)\n"
+    shown, problems = _grade(zygote, limits, _notebook(student, tests=("quit_now(1)", "print(1 + 1)")))
+    assert "ProcessEnded" in shown[1] and "exited with code 7" in shown[1], shown[1]
+    assert problems == ["test test_0: the student's code ended its process (exited with code 7)"], problems
+    assert "2" in shown[2]  # the next test cell runs in a world of its own

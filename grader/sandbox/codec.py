@@ -121,6 +121,10 @@ def receive(sock: Any, limit: int, deadline: float | None = None) -> dict:
     return message
 
 
+class Closed(ConnectionError):
+    """The other side closed the connection (its process ended)."""
+
+
 def _exactly(sock: Any, count: int, deadline: float | None = None) -> bytes:
     chunks, remaining = [], count
     while remaining:
@@ -131,7 +135,7 @@ def _exactly(sock: Any, count: int, deadline: float | None = None) -> bytes:
             sock.settimeout(left)
         chunk = sock.recv(min(remaining, 1 << 20))
         if not chunk:
-            raise ConnectionError("the other side closed the connection")
+            raise Closed("the other side closed the connection")
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)

@@ -154,9 +154,9 @@ def _serve_world(control: socket.socket, channel: socket.socket, settings: dict)
     finally:
         os.close(report_out)
     ending = re.search(r"^ended (.+)$", report, re.M)
-    if not ended_first:
-        return "stopped while running"
-    return ending.group(1) if ending else _describe_status(status)
+    if ending and (ended_first or ending.group(1) != "killed by signal SIGKILL"):
+        return ending.group(1)  # it ended by itself (perhaps just before the word to stop came)
+    return _describe_status(status) if ended_first else "stopped while running"
 
 
 def _kill_world(report: int) -> None:
