@@ -1,17 +1,21 @@
-"""Benchmark: `grader autograde` against plain `nbgrader autograde` on a synthetic class.
+"""Benchmark: `grader autograde` against plain `nbgrader autograde` on a synthetic class; where its time goes.
 
 For each class size N it builds a class of N students from the samples (correct, written
 differently, with typical mistakes, the untouched release, and broken uploads), grades one copy
 with plain nbgrader (its default preprocessors, a fresh Jupyter kernel per notebook) and an
 identical copy with `grader autograde`, checks that both give the same scores (it says so when
 they differ), and prints wall seconds per notebook, their ratio and the peak memory of each
-command's process tree (the sum of its processes' PSS, sampled every 50 ms). A class of one
-student is graded first to warm the caches and is not counted.
+command's process tree (the sum of its processes' PSS, sampled every 50 ms). Beside it, from the
+same grading: where the time of one notebook went (autograde's own timings, see
+grader.autograde.AutogradeResult.timings), the sandbox's share split by a py-spy profile when
+py-spy is installed (`--profile`, a further grading of the same class). A class of one student is
+graded first to warm the caches and is not counted.
 
-    python benchmarks/bench_autograde.py                      # N = 10
-    python benchmarks/bench_autograde.py --sizes 10,20,40     # is the cost linear in N?
-    python benchmarks/bench_autograde.py --students 100       # plain nbgrader takes ~25 minutes here
-    python benchmarks/bench_autograde.py --students 100 --skip-nbgrader
+    python benchmarks/bench_autograde.py                          # N = 10
+    python benchmarks/bench_autograde.py --sizes 10,100           # both in one run
+    python benchmarks/bench_autograde.py --sizes 100,300,1000 --skip-nbgrader   # linear in N? memory flat?
+    python benchmarks/bench_autograde.py --students 20 --dask     # also on a local Dask cluster
+    python benchmarks/bench_autograde.py --before /tmp/before     # also the package in /tmp/before/grader
 
 This is a benchmark, not a test: it asserts nothing about time.
 """
@@ -19,6 +23,8 @@ This is a benchmark, not a test: it asserts nothing about time.
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import os
 import shutil
 import subprocess
@@ -26,7 +32,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -39,6 +46,9 @@ from grader.samples import all_samples
 from grader.scores import cell_scores
 
 REPO = Path(__file__).resolve().parent.parent
+SANDBOX_WORKER = REPO / "grader" / "sandbox" / "worker.py"
+
+
 def _nbgrader_defaults() -> str:
     """nbgrader's own default autograde pipeline (Execute: a Jupyter kernel per notebook), as config."""
     from nbgrader.converters import Autograde
@@ -51,14 +61,31 @@ def _nbgrader_defaults() -> str:
 PLAIN_NBGRADER = _nbgrader_defaults()
 BROKEN = b'{"cells": [{"cell_type": "code", "source": "import numpy as np'
 
+# `grader autograde` as the command runs it (its imports), reporting its timings as JSON.
+DRIVER = """
+import json, sys, time
+begin = time.perf_counter()
+from grader.cli import app  # noqa: F401 - the command's own imports
+from grader.autograde import autograde
+from grader.course import Course
+imported = time.perf_counter() - begin
+root, workers, scheduler, output = sys.argv[1:5]
+result = autograde(Course(__import__("pathlib").Path(root)), workers=int(workers) or None,
+                   scheduler=scheduler or None)
+timings = {**getattr(result, "timings", {}), "imports": imported, "process": time.perf_counter() - begin,
+           "process cpu": time.process_time()}
+open(output, "w").write(json.dumps(timings))
+"""
+
 
 @dataclass
 class Run:
-    """One grading command's cost."""
+    """One grading command's cost (and, for grader autograde, its own timings)."""
 
     seconds: float
     peak_mb: float
     notebooks: int
+    timings: dict = field(default_factory=dict)
 
     @property
     def per_notebook(self) -> float:
@@ -72,17 +99,27 @@ def synthetic_class(course: Course, students: int) -> None:
     names = course.notebook_names()
     alternatives = [(s.notebook, code) for s in samples for code in s.alternatives.values()]
     mistakes = [m for s in samples for m in s.mistakes]
+    built: dict[tuple, NotebookNode] = {}
+
+    def solved(name: str, key: object = None, code: dict | None = None) -> NotebookNode:
+        if (name, key) not in built:  # the same notebook for every student of a kind: built once
+            built[(name, key)] = solved_notebook(course, name, code)
+        return built[(name, key)]
+
+    released = {name: release_notebook(course, name) for name in names}
     for index in range(students):
         kind = index % 10
-        notebooks: dict[str, NotebookNode | bytes] = {name: solved_notebook(course, name) for name in names}
+        notebooks: dict[str, NotebookNode | bytes] = {name: solved(name) for name in names}
         if kind in (4, 5) and alternatives:
-            notebook, code = alternatives[index % len(alternatives)]
-            notebooks[notebook] = solved_notebook(course, notebook, code)
+            which = index % len(alternatives)
+            notebook, code = alternatives[which]
+            notebooks[notebook] = solved(notebook, ("alternative", which), code)
         elif kind in (6, 7) and mistakes:
-            mistake = mistakes[(index * 7) % len(mistakes)]
-            notebooks[mistake.notebook] = solved_notebook(course, mistake.notebook, mistake.cells)
+            which = (index * 7) % len(mistakes)
+            mistake = mistakes[which]
+            notebooks[mistake.notebook] = solved(mistake.notebook, ("mistake", which), mistake.cells)
         elif kind == 8:
-            notebooks = {name: release_notebook(course, name) for name in names}
+            notebooks = dict(released)
         elif kind == 9:
             notebooks[names[-1]] = BROKEN  # the last: plain nbgrader skips a student's notebooks after it
         submit(course, f"student{index:04d}", notebooks)
@@ -123,10 +160,10 @@ def _process_memory(pid: int) -> int:
         return 0
 
 
-def measure(argv: list[str], cwd: Path, notebooks: int) -> Run:
+def measure(argv: list[str], cwd: Path, notebooks: int, python_path: str | None = None) -> Run:
     """Run a command; its wall time and the peak memory of its process tree (sampled every 50 ms)."""
     tools = str(Path(sys.executable).parent)
-    env = {**os.environ, "PYTHONPATH": _python_path(),
+    env = {**os.environ, "PYTHONPATH": python_path or _python_path(),
            "PATH": os.pathsep.join([tools, os.environ.get("PATH", "")])}
     start = time.perf_counter()
     process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -145,73 +182,264 @@ def measure(argv: list[str], cwd: Path, notebooks: int) -> Run:
     return Run(seconds, peak / 2**20, notebooks)
 
 
-def grade_both(template: Course, work: Path, students: int, workers: int | None,
-               skip_nbgrader: bool) -> tuple[Run | None, Run]:
-    """Grade one synthetic class of `students` with plain nbgrader and with `grader autograde`."""
+def grade_with_grader(course: Course, notebooks: int, workers: int | None, scheduler: str | None = None,
+                      package: Path | None = None, profile: Path | None = None) -> Run:
+    """`grader autograde` of a course (the package in `package`, default this one); its timings kept."""
+    output = course.root / "timings.json"
+    command = [sys.executable, "-c", DRIVER, str(course.root), str(workers or 0), scheduler or "",
+               str(output)]
+    if profile:
+        command = [_py_spy(), "record", "--subprocesses", "--nonblocking", "--rate",
+                   "100", "--format", "raw", "--output", str(profile), "--", *command]
+    python_path = os.pathsep.join([str(package), _python_path()]) if package else None
+    run = measure(command, course.root, notebooks, python_path)
+    if not output.exists():
+        raise SystemExit(f"grader autograde of {course.root} did not finish")
+    run.timings = json.loads(output.read_text())
+    return run
+
+
+def _py_spy() -> str:
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.is_file() else shutil.which("py-spy") or "py-spy"
+
+
+def grade_all(template: Course, work: Path, students: int, args: argparse.Namespace) -> dict[str, Run]:
+    """Grade one synthetic class of `students` with plain nbgrader, `grader autograde` and the extras."""
     ours = Course(work / f"grader-{students}")
     shutil.copytree(template.root, ours.root)
     synthetic_class(ours, students)
     notebooks = students * len(ours.notebook_names())
-    plain_run = None
-    if not skip_nbgrader:
-        plain = Course(work / f"nbgrader-{students}")
-        shutil.copytree(ours.root, plain.root)
+    copies = {name: _copy(ours, work / f"{name}-{students}") for name in
+              ["nbgrader"] * (not args.skip_nbgrader) + ["before"] * bool(args.before) + ["dask"] * args.dask}
+    runs: dict[str, Run] = {}
+    if "nbgrader" in copies:
+        plain = copies["nbgrader"]
         with (plain.root / "nbgrader_config.py").open("a", encoding="utf-8") as config:
             config.write(PLAIN_NBGRADER)
-        plain_command = [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT]
-        plain_run = measure(plain_command, plain.root, notebooks)
-    command = [sys.executable, "-c", "from grader.cli import main; main()", "autograde", "--course",
-               str(ours.root)] + (["--workers", str(workers)] if workers else [])
-    our_run = measure(command, ours.root, notebooks)
-    if not skip_nbgrader and cell_scores(plain) != cell_scores(ours):
-        print(f"  N={students}: plain nbgrader and grader autograde give DIFFERENT scores", flush=True)
-    return plain_run, our_run
+        runs["nbgrader"] = measure([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], plain.root,
+                                   notebooks)
+    if "before" in copies:
+        runs["before"] = grade_with_grader(copies["before"], notebooks, args.workers, package=args.before)
+    runs["grader"] = grade_with_grader(ours, notebooks, args.workers, package=args.package)
+    if "dask" in copies:
+        runs["dask"] = _grade_on_dask(copies["dask"], notebooks, args.package)
+    scores = cell_scores(ours)
+    for name, copy in copies.items():
+        if cell_scores(copy) != scores:
+            print(f"  N={students}: {name} and grader autograde give DIFFERENT scores", flush=True)
+        elif name != "before":
+            print(f"  N={students}: {name} gives the same scores as grader autograde", flush=True)
+    if args.profile and students == max(args.sizes):
+        profiled = _copy(Course(template.root), work / f"profiled-{students}")
+        synthetic_class(profiled, students)
+        raw = work / f"profile-{students}.txt"
+        grade_with_grader(profiled, notebooks, args.workers, package=args.package, profile=raw)
+        runs["grader"].timings["profile"] = sandbox_shares(raw)
+    return runs
+
+
+def _copy(course: Course, target: Path) -> Course:
+    shutil.copytree(course.root, target)
+    return Course(target)
+
+
+def _grade_on_dask(course: Course, notebooks: int, package: Path | None) -> Run:
+    """The class graded on a local Dask cluster of two single-threaded worker processes."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        return grade_with_grader(course, notebooks, None, scheduler=cluster.scheduler_address,
+                                 package=package)
+
+
+# ----------------------------------------------------------------------------- the sandbox's share
+
+
+def _waiting_lines() -> set[int]:
+    """Lines of the sandbox's worker.py where it blocks (select, recv, waitpid): samples there are idle."""
+    tree = ast.parse(SANDBOX_WORKER.read_text(encoding="utf-8"))
+    blocking = {"select", "recv", "recv_fds", "waitpid", "read", "receive", "sleep"}
+    return {node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in blocking}
+
+
+BLOCKING = {"recv_fds", "_exactly", "Condition.wait", "Event.wait", "select"}  # waiting wherever they are
+
+
+def _blocked(leaf: str, waiting: set[int]) -> bool:
+    """Whether a sample's innermost frame is the sandbox waiting (for a message, a child, a socket)."""
+    name, _, where = leaf.partition(" (")
+    line = where.rstrip(")").rsplit(":", 1)[-1]
+    return name in BLOCKING or ("worker.py:" in where and line.isdigit() and int(line) in waiting)
+
+
+def sandbox_shares(raw: Path) -> dict[str, float]:
+    """Shares of the sandbox's busy samples: world start-up, the notebook's cells, figures, test calls."""
+    waiting = _waiting_lines()
+    shares: Counter = Counter()
+    for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        parts = stack.split(";")
+        processes = [index for index, part in enumerate(parts) if part.startswith("process ")]
+        if not processes or "worker.py" not in parts[processes[-1]] or not count.isdigit():
+            continue  # not a sandbox process (the supervisor, a grading worker)
+        frames = parts[processes[-1] + 1:]
+        names = [frame.split(" (")[0] for frame in frames]
+        if not frames or _blocked(frames[-1], waiting):
+            continue
+        if "_figures" in names:
+            shares["figures"] += int(count)
+        elif "_run_cell" in names:
+            shares["cells"] += int(count)
+        elif "_answer_requests" in names:
+            shares["test calls"] += int(count)
+        elif "zygote" in names and "prewarm" not in names:
+            shares["world start-up"] += int(count)
+    total = sum(shares.values()) or 1
+    return {name: value / total for name, value in shares.items()}
+
+
+# ----------------------------------------------------------------------------- printing
+
+
+def _print_row(students: int, runs: dict[str, Run], header: bool) -> None:
+    if header:
+        print(f"\n{'N':>5} {'notebooks':>9} | {'nbgrader s/nb':>13} {'peak MB':>8} | {'grader s/nb':>11} "
+              f"{'peak MB':>8} | {'speed-up':>8} | {'before s/nb':>11} {'after/before':>12}")
+    plain, ours, before = runs.get("nbgrader"), runs["grader"], runs.get("before")
+    plain_cells = f"{plain.per_notebook:13.3f} {plain.peak_mb:8.0f}" if plain else f"{'-':>13} {'-':>8}"
+    ratio = f"{plain.per_notebook / ours.per_notebook:7.1f}x" if plain else f"{'-':>8}"
+    before_cells = (f"{before.per_notebook:11.3f} {before.per_notebook / ours.per_notebook:11.2f}x" if before
+                    else f"{'-':>11} {'-':>12}")
+    ours_cells = f"{ours.per_notebook:11.3f} {ours.peak_mb:8.0f}"
+    print(f"{students:>5} {ours.notebooks:>9} | {plain_cells} | {ours_cells} | {ratio} | {before_cells}",
+          flush=True)
+    if "dask" in runs:
+        print(f"{'':>5} {'':>9}   on a local Dask cluster of 2 workers: {runs['dask'].per_notebook:.3f} s/nb")
+
+
+SANDBOX_STEP = "worker:SandboxedExecute"
+GRADEBOOK_STEPS = ("SaveAutoGrades", "AssignLatePenalties")
+
+
+def breakdown(run: Run) -> list[tuple[str, float, float | None]]:
+    """(part, wall ms per notebook, CPU ms per notebook or None) of one grader run."""
+    t = Counter(run.timings)
+    units = t["units"] or run.notebooks  # an older grader reports no timings but its imports and process
+
+    def per(value: float) -> float:
+        return 1000 * value / units
+
+    worker_steps = [k for k in t if k.startswith("worker:") and not k.endswith(" cpu")
+                    and k not in (SANDBOX_STEP, "worker:cpu", "worker:read")]
+    own = ("cpu", "wall", "waiting", "register", "write", "failures", "first")
+    supervisor_steps = [k for k in t if k.startswith("supervisor:") and not k.endswith(" cpu")
+                        and k.split(":", 1)[1] not in own]
+    gradebook = [k for k in supervisor_steps if k.split(":", 1)[1] in GRADEBOOK_STEPS]
+    checks = [k for k in supervisor_steps if k not in gradebook]
+    rows: list[tuple[str, float, float | None]] = [
+        ("start-up: imports of the command (once per run)", per(t["imports"]), None),
+        ("start-up: until the first notebook was graded (once)", per(t["supervisor:first"]), None)]
+    sandbox = t["sandbox:cpu"]
+    shares = run.timings.get("profile") or {}
+    rows.append(("worker: executing (SandboxedExecute), wall", per(t[SANDBOX_STEP]),
+                 per(t[SANDBOX_STEP + " cpu"])))
+    rows.append(("  of it, test cells in the trusted worker (CPU)", per(t[SANDBOX_STEP + " cpu"]),
+                 per(t[SANDBOX_STEP + " cpu"])))
+    rows.append(("  of it, the sandbox (CPU of its processes)", per(sandbox), per(sandbox)))
+    for part in ("world start-up", "cells", "figures", "test calls"):
+        if part in shares:
+            share = sandbox * shares[part]
+            rows.append((f"    sandbox: {part} (py-spy share {shares[part]:.0%})", per(share), per(share)))
+    rows.append(("worker: reading the submission", per(t["worker:read"]), per(t["worker:read cpu"])))
+    rows.append(("worker: nbgrader steps (sanitize, after execution)", per(sum(t[k] for k in worker_steps)),
+                 per(sum(t[k + " cpu"] for k in worker_steps))))
+    rows.append(("supervisor: registering the class in the gradebook", per(t["supervisor:register"]), None))
+    for label, keys in (("gradebook", gradebook), ("other", checks)):
+        names = ", ".join(k.split(":")[1] for k in keys)
+        rows.append((f"supervisor: {label} nbgrader steps ({names})", per(sum(t[k] for k in keys)),
+                     per(sum(t[k + " cpu"] for k in keys))))
+    rows.append(("supervisor: graded notebook, files, record", per(t["supervisor:write"]),
+                 per(t["supervisor:write cpu"])))
+    idle = t["supervisor:waiting"] - t["supervisor:register"]
+    rows.append(("supervisor: idle, waiting on workers", per(idle), None))
+    rows.append(("supervisor: all of autograde() (the above on its side)", per(t["supervisor:wall"]),
+                 per(t["supervisor:cpu"])))
+    rows.append(("supervisor: the whole process, imports included", per(t["process"]), per(t["process cpu"])))
+    return rows
+
+
+def _print_breakdown(students: int, runs: dict[str, Run]) -> None:
+    names = [name for name in ("before", "grader") if name in runs]
+    print(f"\nN={students}: where the time of one notebook went (ms per notebook, wall / CPU):")
+    tables = {name: breakdown(runs[name]) for name in names}
+    print(f"  {'':<72}" + "".join(f" {name:>17}" for name in names))
+    for index, (part, _, _) in enumerate(tables["grader"]):
+        cells = []
+        for name in names:
+            rows = tables[name]
+            _, wall, cpu = rows[index] if index < len(rows) else (part, 0.0, None)
+            cells.append(f" {wall:8.1f} / {cpu:6.1f}" if cpu is not None else f" {wall:8.1f} /      -")
+        print(f"  {part:<72}" + "".join(cells))
+
+
+def _load() -> str:
+    """How busy the (shared) machine is: the load average, and the CPU pressure where Linux reports it."""
+    text = f"load average {os.getloadavg()[0]:.1f}"
+    try:
+        some = Path("/proc/pressure/cpu").read_text().split("\n")[0].split()
+        text += f", CPU pressure {some[1].split('=')[1]}% (10 s) {some[2].split('=')[1]}% (60 s)"
+    except (OSError, IndexError):
+        pass
+    return text
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=10, help="class size N (default 10)")
-    parser.add_argument("--sizes", help="several class sizes, e.g. 10,20,40 (overrides --students)")
+    parser.add_argument("--sizes", help="several class sizes, e.g. 10,100 (overrides --students)")
     parser.add_argument("--workers", type=int, help="grader autograde --workers (default: one per core)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="time grader autograde only")
+    parser.add_argument("--dask", action="store_true", help="also grade on a local Dask cluster of 2 workers")
+    parser.add_argument("--before", type=Path, help="also grade with the grader package in DIR/grader")
+    parser.add_argument("--package", type=Path, help="grade with the package in DIR/grader (a snapshot)")
+    parser.add_argument("--profile", action="store_true",
+                        help="split the sandbox's time with py-spy (a further grading of the largest class)")
     parser.add_argument("--keep", action="store_true", help="keep the course folders (printed)")
     args = parser.parse_args()
-    sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else [args.students]
+    args.sizes = [int(size) for size in args.sizes.split(",")] if args.sizes else [args.students]
+    if args.profile and not Path(_py_spy()).is_file():
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
 
     work = Path(tempfile.mkdtemp(prefix="bench-autograde-"))
     try:
         template = new_course(work / "template", Course(REPO))
         release(template)
         notebooks = len(template.notebook_names())
-        print(f"{os.cpu_count()} cores; {notebooks} notebooks per student; building and grading "
-              f"classes of {', '.join(map(str, sizes))} students ...", flush=True)
-        grade_both(template, work, 1, args.workers, args.skip_nbgrader)  # warm-up (caches), not counted
+        print(f"{os.cpu_count()} cores, {_load()} at the start; {notebooks} "
+              f"notebooks per student; classes of {', '.join(map(str, args.sizes))} students ...", flush=True)
+        warm = argparse.Namespace(**{**vars(args), "dask": False, "profile": False, "sizes": [1]})
+        grade_all(template, work, 1, warm)  # warm-up (caches), not counted
         rows = []
-        for students in sizes:
-            plain, ours = grade_both(template, work, students, args.workers, args.skip_nbgrader)
-            rows.append((students, plain, ours))
-            _print_row(students, plain, ours, header=len(rows) == 1)
+        for students in args.sizes:
+            runs = grade_all(template, work, students, args)
+            rows.append((students, runs))
+            _print_row(students, runs, header=len(rows) == 1)
+        for students, runs in rows:
+            _print_breakdown(students, runs)
         if len(rows) > 1:
-            first, last = rows[0], rows[-1]
-            growth = last[2].seconds / first[2].seconds
-            print(f"\ngrader autograde: {last[0] / first[0]:g}x the students took {growth:.2f}x the time, "
-                  f"peak memory {first[2].peak_mb:.0f} -> {last[2].peak_mb:.0f} MB")
+            (first, a), (last, b) = rows[0], rows[-1]
+            growth = b["grader"].seconds / a["grader"].seconds
+            print(f"\ngrader autograde: {last / first:g}x the students took {growth:.2f}x the time, "
+                  f"peak memory {a['grader'].peak_mb:.0f} -> {b['grader'].peak_mb:.0f} MB")
+        print(f"{_load()} at the end", flush=True)
     finally:
         if args.keep:
             print(f"course folders kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-
-
-def _print_row(students: int, plain: Run | None, ours: Run, header: bool) -> None:
-    if header:
-        print(f"\n{'N':>5} {'notebooks':>9} | {'nbgrader s/nb':>13} {'peak MB':>8} | "
-              f"{'grader s/nb':>11} {'peak MB':>8} | {'speed-up':>8}")
-    plain_cells = (f"{plain.per_notebook:13.3f} {plain.peak_mb:8.0f}" if plain else f"{'-':>13} {'-':>8}")
-    ratio = f"{plain.per_notebook / ours.per_notebook:7.1f}x" if plain else f"{'-':>8}"
-    ours_cells = f"{ours.per_notebook:11.3f} {ours.peak_mb:8.0f}"
-    print(f"{students:>5} {ours.notebooks:>9} | {plain_cells} | {ours_cells} | {ratio}", flush=True)
 
 
 if __name__ == "__main__":

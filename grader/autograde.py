@@ -122,14 +122,14 @@ def _timed_iterator(items: Iterator, timings: Counter, key: str) -> Iterator:
     """The items; the time spent waiting for each (producing it, or blocked on a worker) is added to key."""
     iterator = iter(items)
     while True:
-        begin = time.perf_counter()
-        try:
-            item = next(iterator)
-        except StopIteration:
-            timings[key] += time.perf_counter() - begin
+        with _timer(timings, key):
+            item = next(iterator, _END)
+        if item is _END:
             return
-        timings[key] += time.perf_counter() - begin
         yield item
+
+
+_END = object()
 
 
 @contextmanager
