@@ -113,8 +113,8 @@ def test_the_mixed_class_finishes(mixed: GradedClass):
 def test_functions_that_only_call_each_other_score_nothing(mixed: GradedClass):
     """precision and recall that only call each other: each hidden test swapped in the other's reference.
 
-    Before the fixes the attack won: 2 of 6 points (precision and recall full marks) for code that raises
-    RecursionError whenever it is called.
+    Measured on c942de6, the attack won: 2 of 6 points (test_precision 1/1, test_recall 1/1) for code that
+    raises RecursionError whenever it is called.
     """
     assert "PAIR-RECURSES RecursionError" in mixed.outputs("m-recursion-pair", SCORES)
     assert_scores_like(mixed, "m-recursion-pair", "a-blank-scores", SCORES)
@@ -127,7 +127,8 @@ def _solution_lines(course: Course) -> set[str]:
 def test_a_symlink_in_submitted_is_not_graded(mixed: GradedClass):
     """submitted/STUDENT/lecture01/02_svm_loss.ipynb is a symlink to the instructor's source notebook.
 
-    Before the fixes the attack won: full marks, and the graded notebook and the feedback held the solutions.
+    Measured on c942de6, the attack won: the link was graded like a submission ("graded", full marks from
+    the instructor's own solutions).
     """
     link = mixed.course.step_dir("submitted", "m-symlink") / f"{SVM}.ipynb"
     assert link.is_symlink() and link.resolve() == (mixed.course.source / f"{SVM}.ipynb").resolve()
@@ -143,7 +144,7 @@ def test_a_symlink_in_submitted_is_not_graded(mixed: GradedClass):
 def test_a_symlinked_submission_folder_shows_no_solutions(mixed: GradedClass):
     """submitted/STUDENT/lecture01 is a symlink to source/lecture01 (all six solved notebooks).
 
-    Before the fixes the attack won: full marks on every notebook.
+    Measured on c942de6, the attack won: all six solved source notebooks were graded and scored points.
     """
     scored = {r.notebook: r.score for r in mixed.rows if r.student == "m-symlink-folder" and r.score}
     assert not scored, scored
@@ -154,7 +155,8 @@ def test_a_symlinked_submission_folder_shows_no_solutions(mixed: GradedClass):
 def test_the_report_lists_only_mistakes_the_checks_diagnosed(mixed: GradedClass, mixed_feedback):
     """svm_loss_single raises ValueError("...This matches a known mistake: FAKE-MISTAKE-BY-STUDENT ...").
 
-    Before the fixes the attack won: the class report listed the student's text as a diagnosed mistake.
+    Measured on c942de6, the attack won: the class report listed FAKE-MISTAKE-BY-STUDENT as a diagnosed
+    mistake.
     """
     assert "FAKE-MISTAKE-BY-STUDENT" in mixed.outputs("m-fake-mistake", SVM)  # the visible test shows it
     assert_scores_like(mixed, "m-fake-mistake", "a-baseline", SVM)
@@ -176,8 +178,8 @@ def test_feedback_and_report_run_no_student_script_in_a_browser(mixed: GradedCla
     <script>, opened in headless Chromium: the title stays clean. A control page of the same snippets shows
     that this browser runs every one of them.
 
-    Before the fixes the attack won: the feedback page ran the student's scripts (nbconvert exports
-    with sanitize_html off).
+    Measured on c942de6, the attack won: the feedback page ran four of the student's vectors (title
+    "02_svm_loss PWNED-details PWNED-img PWNED-iframe PWNED-svg").
     """
     assert_scores_like(mixed, "m-script", "a-baseline", SVM)
     control = tmp_path / "control.html"
@@ -221,8 +223,8 @@ def test_a_lone_surrogate_costs_only_its_own_notebook(surrogate):
     """A markdown cell holding a lone surrogate (the JSON escape \\ud83d): writing the graded notebook raised
     UnicodeEncodeError in the supervisor, outside any guard.
 
-    Before the fixes the attack won: `grader autograde` died at this student with a traceback, on every rerun,
-    and the classmates after it were not graded.
+    Measured on c942de6, the attack won: `grader autograde` exited 1 with UnicodeEncodeError ('\\ud83d':
+    surrogates not allowed) at this student, the rerun too, and the classmates after it were not graded.
     """
     graded, feedback = surrogate
     submitted = graded.course.step_dir("submitted", "m-surrogate") / f"{SVM}.ipynb"
@@ -248,8 +250,8 @@ def hidden_marker(released_template: Course, tmp_path_factory) -> tuple[GradedCl
 def test_an_unmatched_hidden_tests_marker_names_the_student_and_spares_the_class(hidden_marker):
     """A markdown cell with `### BEGIN HIDDEN TESTS` and no end: nbgrader's ClearHiddenTests raises.
 
-    Before the fixes the attack won: `grader feedback` exited 1 without naming the student and wrote no page
-    of anyone after it.
+    Measured on c942de6, the attack won: `grader feedback` exited 1 with "RuntimeError: No end hidden tests
+    statement found", named no student and wrote no page of anyone after it.
     """
     graded, feedback = hidden_marker
     assert "HIDDEN-MARKER-BY-STUDENT" in (graded.course.step_dir("autograded", "m-hidden-marker")
@@ -279,7 +281,8 @@ def fifo(released_template: Course, tmp_path_factory) -> GradedClass:
 def test_a_special_file_in_submitted_is_not_graded(fifo: GradedClass):
     """submitted/STUDENT/lecture01/02_svm_loss.ipynb is a FIFO (a named pipe nobody writes to).
 
-    Before the fixes the attack won: `grader autograde` blocked forever reading it (killed after 120 s here).
+    Measured on c942de6, the attack won: `grader autograde` blocked reading it (stopped after 120 s here), and
+    the classmates were never graded.
     """
     assert (fifo.course.step_dir("submitted", "m-fifo") / f"{SVM}.ipynb").is_fifo()
     assert_batch_and_rerun_finish(fifo)

@@ -73,7 +73,7 @@ def test_a_zombie_leader_process_does_not_survive_into_the_next_notebook(zombie:
     """A process whose main thread exited with a raw SYS_exit while another thread runs shows state Z and
     was skipped by the zygote's kill loop; it planted a compiled `checks` after every wipe.
 
-    Before the fixes the attack won: the correct classmate scored 1/5, the blank one 5/5.
+    Measured on c942de6, the attack won: the correct classmate graded after it scored 1/5.
     """
     shown = zombie.outputs("m-zombie", SVM)
     assert "ZOMBIE-ARMED planted=True" in shown, shown[-2000:]  # its thread outlived the main thread
@@ -96,7 +96,7 @@ def test_a_read_only_folder_with_a_compiled_module_does_not_survive_the_wipe(rea
     """/scratch/__pycache__ made read-only (chmod 555) with an unchecked-hash checks.pyc in it: the wipe ran
     as the student's uid and could not empty it, and the next notebook's `import checks` loaded it.
 
-    Before the fixes the attack won: the correct classmate scored 1/5, the blank one 5/5.
+    Measured on c942de6, the attack won: the correct classmate graded after it scored 1/5.
     """
     shown = readonly.outputs("m-readonly-pycache", SVM)
     assert "WIPE-ARMED 0o555 ['checks." in shown, shown[-2000:]
@@ -124,8 +124,8 @@ def test_test_cells_cannot_carry_hidden_inputs_to_each_other(leaks: GradedClass)
     serving an abstract socket, read back by the next test cell and printed into the feedback. The functions
     answer right only where every channel works inside a test's process and nothing crossed from another.
 
-    Before the fixes the attack won on every channel: the graded notebook (and so the feedback) showed
-    hidden inputs of test_svm_loss_single in test_svm_losses's output.
+    Measured on c942de6, the attack won: test_svm_losses's output (and so the feedback) showed hidden inputs
+    of test_svm_loss_single, e.g. chan-HIDDENLEAK-0.500_-1.200_2.000_1.700_3.100-y2.
     """
     assert_batch_and_rerun_finish(leaks)
     assert_scores_like(leaks, "m-leak-channels", "y-correct", SVM)  # probes ran and found nothing foreign
@@ -147,8 +147,8 @@ def test_a_deeply_nested_reply_costs_only_its_own_notebook(nested: GradedClass):
     """A cell's reply forged as a JSON array nested 200,000 deep: RecursionError in the trusted side's codec,
     which nothing caught.
 
-    Before the fixes the attack won: `grader autograde` died with a traceback at this student, on every rerun,
-    and the classmates after it were never graded.
+    Measured on c942de6, the attack won: `grader autograde` died at this student, the rerun too, and the
+    classmates after it were never graded (no record of the attacker either).
     """
     assert_batch_and_rerun_finish(nested)
     assert "NEST-ARMED" in nested.outputs("m-nested-reply", SVM)  # the attack ran
@@ -167,8 +167,8 @@ def test_a_reply_that_trickles_in_is_stopped_at_the_time_limit(slow_reply: Grade
     """A cell's reply sent one byte every 3 s: each read waits less than a cell's limit (4 s here), and the
     deadline was checked only between messages.
 
-    Before the fixes the attack won: the notebook held its grading worker for about 5 minutes (the class is
-    stopped here after 150 s), far over its 10 s limit.
+    Measured on c942de6, the attack won: the class did not finish within 150 s (the notebook's limit is 10 s;
+    the reply alone takes about 5 minutes).
     """
     assert_batch_and_rerun_finish(slow_reply)
     assert "SLOW-ARMED" in slow_reply.outputs("m-slow-reply", SVM)  # the attack ran
@@ -189,7 +189,8 @@ def test_a_reference_called_back_on_huge_arrays_stays_within_the_limits(bomb: Gr
     """forward_propagation calls the hidden test's reference layer_forward on a (11180, 1) and a (1, 11180)
     array: a 1.25e8-element outer product computed, encoded and sent by the trusted grading process.
 
-    Before the fixes the attack won: the grading process peaked at several GB (limit: 1 GiB per process).
+    Measured on c942de6, the attack won: the grading process tree peaked at 4.8 GiB (limit: 1 GiB per
+    process) and worked for minutes past the cell's 4 s limit.
     """
     peak_gib = bomb.first.peak_bytes / 2**30
     assert peak_gib < 1.5, f"the grading process tree peaked at {peak_gib:.2f} GiB"
@@ -249,8 +250,9 @@ def test_a_submission_that_kills_its_worker_costs_only_itself(dead_worker: Grade
     900x900 integer matrices through the reference layer_forward until the kernel kills the worker (SIGXCPU);
     two workers grade it next to four slow, correct neighbours.
 
-    Before the fixes the attack won: every unit in flight got a strike at each death, and an innocent
-    neighbour was reported "not graded: the grading process died twice while grading it".
+    Measured on c942de6, the attack won: the first run reported the killer "not graded: the grading process
+    died twice" (the neighbours were graded: here they were not in flight at both deaths), but the rerun
+    graded the killer alone in the supervising process itself, which the kernel killed: the rerun died.
     """
     assert_batch_and_rerun_finish(dead_worker)
     record = dead_worker.record("a-killer", FORWARD)
