@@ -146,11 +146,10 @@ def _serve_world(control: socket.socket, channel: socket.socket, settings: dict)
             ended_first = _wait_for_end(control, pidfd)
         finally:
             os.close(pidfd)
-        if not ended_first:
-            _kill_world(report_out)
+        report = "" if ended_first else _kill_world(report_out)
         with contextlib.suppress(ChildProcessError):
             _, status = os.waitpid(pid, 0)  # returns once the world's init, and so all of the world, is gone
-        report = _read_all(report_out)
+        report += _read_all(report_out)
     finally:
         os.close(report_out)
     ending = re.search(r"^ended (.+)$", report, re.M)
@@ -159,14 +158,16 @@ def _serve_world(control: socket.socket, channel: socket.socket, settings: dict)
     return _describe_status(status) if ended_first else "stopped while running"
 
 
-def _kill_world(report: int) -> None:
-    """Kill the world's init: the kernel then kills every other process of the world."""
+def _kill_world(report: int) -> str:
+    """Kill the world's init: the kernel then kills every other process of the world. Returns what
+    was read of the world's report."""
     ready, _, _ = select.select([report], [], [], 10)
-    line = os.read(report, 64).decode(errors="replace") if ready else ""
-    match = re.match(r"init (\d+)\n", line)
+    text = os.read(report, 4096).decode(errors="replace") if ready else ""
+    match = re.match(r"init (\d+)\n", text)
     if match:
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(match.group(1)), signal.SIGKILL)
+    return text
 
 
 def _read_all(fd: int) -> str:
