@@ -2,13 +2,14 @@
 all, sits in site-packages, which the sandbox mounts to run Python. A sandboxed cell looks for it.
 
 The install is a copy of this repository's virtual environment with the package installed non-editable
-from a copy of the source, under /work/venv-attack (rebuilt when the package's files change).
+from a copy of the source, under /work/venv-attack/<digest of the package's files>.
 Measured against the code before the round-2 fixes (commit c942de6); the docstring says whether the
 attack won then.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -49,24 +50,40 @@ def _environment() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def non_editable() -> Path:
-    """The Python of a virtual environment with the grader package installed by `pip install .`."""
-    stamp = VENV / "grader-digest.txt"
-    digest = _digest()
-    python = VENV / "bin" / "python"
-    if not (stamp.exists() and stamp.read_text() == digest):
-        shutil.rmtree(VENV, ignore_errors=True)
-        shutil.copytree(Path(sys.prefix), VENV, symlinks=True)
-        source = VENV / "source"
-        shutil.copytree(SOURCE, source, ignore=shutil.ignore_patterns(
-            ".venv", ".git", "autograded", "__pycache__", "*.egg-info", "build", "tests", "benchmarks"))
-        _run(str(python), "-m", "pip", "uninstall", "--yes", "--quiet", "dl-lecture01-grader")
-        _run(str(python), "-m", "pip", "install", "--quiet", "--no-deps", ".", cwd=source)
-        shutil.rmtree(source)
-        stamp.write_text(digest)
+    """The Python of a virtual environment with the grader package installed by `pip install .`.
+
+    One environment per version of the package (several test runs may share the machine), built under a
+    lock; the two most recent are kept.
+    """
+    digest = _digest()[:16]
+    target = VENV / digest
+    python = target / "bin" / "python"
+    VENV.mkdir(parents=True, exist_ok=True)
+    with open(VENV / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "complete").exists():
+            _build(target)
+        for old in sorted((p for p in VENV.iterdir() if p.is_dir() and p != target),
+                          key=lambda p: p.stat().st_mtime)[:-1]:
+            shutil.rmtree(old, ignore_errors=True)
     found = subprocess.run([str(python), "-c", "import grader; print(grader.__file__)"], cwd="/",
                            capture_output=True, text=True, env=_environment())
     assert "site-packages" in found.stdout, found.stdout + found.stderr  # really a non-editable install
     return python
+
+
+def _build(target: Path) -> None:
+    """Copy this environment, then replace the editable install by `pip install .` of a copy of the source."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(Path(sys.prefix), target, symlinks=True)
+    python = str(target / "bin" / "python")
+    source = target / "source"
+    shutil.copytree(SOURCE, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "autograded", "__pycache__", "*.egg-info", "build", "tests", "benchmarks"))
+    _run(python, "-m", "pip", "uninstall", "--yes", "--quiet", "dl-lecture01-grader")
+    _run(python, "-m", "pip", "install", "--quiet", "--no-deps", ".", cwd=source)
+    shutil.rmtree(source)
+    (target / "complete").write_text("")
 
 
 def test_no_file_of_a_non_editable_install_is_readable_in_the_sandbox(non_editable: Path, released_template,
