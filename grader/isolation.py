@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import shutil
+import site
 import socket
 import subprocess
 import sys
@@ -139,16 +140,18 @@ def _python_folders() -> list[str]:
 
 
 def _installed_package_folders() -> list[str]:
-    """This package where the sandbox's Python could find it (a non-editable install): masked by an empty
-    folder, so neither the grader's code nor the sample solutions it ships can be read inside."""
-    found = set()
-    for folder in _python_folders():
-        candidate = Path(folder) / "grader"
-        if (candidate / "isolation.py").is_file():
-            found.add(str(candidate))
-    if any(str(PACKAGE).startswith(folder.rstrip("/") + "/") for folder in _python_folders()):
-        found.add(str(PACKAGE))
-    return sorted(found)
+    """This package wherever the sandbox could read it (a non-editable install, in the venv or in the
+    base Python): masked by an empty folder, so neither the grader's code nor its sample solutions
+    can be read inside."""
+    bound = [folder.rstrip("/") + "/" for folder in _python_folders()]
+    candidates = {*sys.path, *site.getsitepackages()}
+    for base in (sys.prefix, sys.base_prefix):
+        paths = sysconfig.get_paths(vars={"base": base, "platbase": base})
+        candidates |= {paths["purelib"], paths["platlib"]}
+    found = {str(Path(folder) / "grader") for folder in candidates
+             if folder and (Path(folder) / "grader" / "isolation.py").is_file()}
+    found.add(str(PACKAGE))
+    return sorted(path for path in found if any(path.startswith(prefix) for prefix in bound))
 
 
 def _kept_below_writable() -> list[str]:

@@ -376,6 +376,9 @@ def test_a_non_editable_install_shows_the_sandbox_nothing_of_the_package(tmp_pat
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(NON_EDITABLE)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", str(REPO)], check=True)
+    else:  # this version of the package, not the one the venv was made with
+        reinstall = ["install", "-q", "--no-deps", "--force-reinstall", str(REPO)]
+        subprocess.run([str(python), "-m", "pip", *reinstall], check=True, capture_output=True)
     script = tmp_path / "grade.py"
     script.write_text(f'''
 import json, os
