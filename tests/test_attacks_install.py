@@ -77,6 +77,9 @@ def _build(target: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(Path(sys.prefix), target, symlinks=True)
     python = str(target / "bin" / "python")
+    prefix = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True,
+                            env=_environment()).stdout.strip()
+    assert prefix == str(target), f"{target} is not a virtual environment ({prefix}); not installing there"
     source = target / "source"
     shutil.copytree(SOURCE, source, ignore=shutil.ignore_patterns(
         ".venv", ".git", "autograded", "__pycache__", "*.egg-info", "build", "tests", "benchmarks"))
