@@ -408,8 +408,8 @@ def _children_cpu() -> float:
     try:
         while todo:
             pid = todo.pop()
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            todo.extend(int(child) for child in children)
+            for task in Path(f"/proc/{pid}/task").iterdir():  # a child started by any thread (Dask's)
+                todo.extend(int(child) for child in (task / "children").read_text().split())
             if pid != os.getpid():
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
