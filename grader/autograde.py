@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import time
+import traceback
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -371,7 +372,7 @@ def grade_unit(unit: Unit) -> dict:
         outcome = {"error": str(error).removeprefix(f"{path}: ")}
     except Exception as error:  # nbgrader refuses the notebook, or grading it failed: only this unit
         detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
-        if type(error).__module__.startswith("nbgrader") or "metadata" in str(error).lower():
+        if _raised_by_nbgrader(error) or "metadata" in str(error).lower():
             outcome = {"error": f"the notebook's grading cells or their metadata were changed ({detail}); "
                                 "ask for a resubmission made from the released notebook"}
         else:
@@ -380,6 +381,13 @@ def grade_unit(unit: Unit) -> dict:
     timings["sandbox:cpu"] += max(0.0, _children_cpu() - sandbox_cpu)
     outcome["timings"] = dict(timings)
     return outcome
+
+
+def _raised_by_nbgrader(error: Exception) -> bool:
+    """Whether one of nbgrader's own steps raised the error (it refused the notebook's grading cells)."""
+    package = f"{os.sep}nbgrader{os.sep}"
+    return type(error).__module__.startswith("nbgrader") or any(
+        package in frame.filename for frame in traceback.extract_tb(error.__traceback__))
 
 
 def _run_steps(steps: tuple, notebook: NotebookNode, resources: dict, timings: Counter,
