@@ -19,7 +19,7 @@ CourseOption = Annotated[
     Path | None, typer.Option("--course", help="Course folder (default: here or above).")
 ]
 AssignmentArgument = Annotated[
-    str | None, typer.Argument(help="Assignment: a folder of source/ (optional when the course has only one).",
+    str | None, typer.Argument(help="Assignment: a folder of source/ (optional when the course has one).",
                                show_default=False)
 ]
 
@@ -227,7 +227,8 @@ def collect_command(
 def bundle_command(
     assignment: AssignmentArgument = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Zip to write (default: autograded/exports/ASSIGNMENT/ASSIGNMENT.zip).")] = None,
+        "--output", "-o", help="Zip to write (default: autograded/exports/ASSIGNMENT/ASSIGNMENT.zip).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing zip.")] = False,
     course: CourseOption = None,
 ) -> None:
@@ -248,7 +249,8 @@ def bundle_command(
 def report_command(
     assignment: AssignmentArgument = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="HTML file to write (default: autograded/exports/ASSIGNMENT/report.html).")] = None,
+        "--output", "-o", help="HTML file to write (default: autograded/exports/ASSIGNMENT/report.html).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing report.")] = False,
     course: CourseOption = None,
 ) -> None:

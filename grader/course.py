@@ -103,7 +103,8 @@ class Course:
         assignment = self.assignment(assignment)
         names = sorted(path.stem for path in self.folder("source", assignment).glob("*.ipynb"))
         if not names:
-            raise GraderError(f"{self.folder('source', assignment)}: no notebooks; is this the course folder?")
+            raise GraderError(f"{self.folder('source', assignment)}: no notebooks; "
+                              "is this the course folder?")
         return names
 
     # ------------------------------------------------------------------ folders
@@ -259,7 +260,7 @@ def _last_error(log: str) -> str:
 
 def new_course(target: Path, template: Course, notebooks: Iterable[str] | None = None,
                assignment: str | None = None) -> Course:
-    """A fresh course folder with the template's config and one assignment's source (optionally some notebooks)."""
+    """A fresh course folder with the template's config and one assignment's source (or some notebooks)."""
     if target.exists() and any(target.iterdir()):
         raise GraderError(f"{target}: folder is not empty; choose a new folder.")
     name = template.assignment(assignment)

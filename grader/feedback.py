@@ -1,4 +1,4 @@
-"""`grader feedback`: one HTML page per graded notebook, without hidden tests, their tracebacks or live markup."""
+"""`grader feedback`: one HTML page per graded notebook, without hidden tests, tracebacks or live markup."""
 
 from __future__ import annotations
 
@@ -38,13 +38,14 @@ def feedback(course: Course, student: str | None = None, assignment: str | None 
         raise GraderError(f"{course.folder('autograded', assignment, student)}: no graded notebooks for "
                           f"student {student!r}; check the id or run `grader autograde` first.")
     if not graded:
-        raise GraderError(f"{course.step_root('autograded', assignment)}: nothing graded yet for {assignment}; "
-                          "run `grader autograde` first.")
+        raise GraderError(f"{course.step_root('autograded', assignment)}: nothing graded yet for "
+                          f"{assignment}; run `grader autograde` first.")
     course.register(assignment)
     args = ["generate_feedback", assignment, "--force"]
     if student:
         args += ["--student", student]
     log = course.nbgrader(*args).stderr
     who = [student] if student else course.students("feedback", assignment)
-    files = sorted(path for name in who for path in course.folder("feedback", assignment, name).glob("*.html"))
+    files = sorted(path for name in who
+                   for path in course.folder("feedback", assignment, name).glob("*.html"))
     return FeedbackResult(files, [match.group("text") for match in NOTE.finditer(log)])

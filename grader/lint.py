@@ -21,7 +21,7 @@ GRADE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def lint(course: Course, assignment: str | None = None) -> list[str]:
-    """Every problem found in an assignment's source notebooks, one line each, naming the file and the cell."""
+    """Every problem in an assignment's source notebooks, one line each, naming the file and the cell."""
     assignment = course.assignment(assignment)
     source = course.folder("source", assignment)
     problems: list[str] = []

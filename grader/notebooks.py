@@ -45,7 +45,9 @@ def parse_notebook(data: bytes, path: Path) -> NotebookNode:
 
 def _without_lone_surrogates(value):
     if isinstance(value, str):
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if _has_surrogate(value) else value
+        if not _has_surrogate(value):
+            return value
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     if isinstance(value, list):
         return type(value)(_without_lone_surrogates(item) for item in value)
     if isinstance(value, dict):
@@ -72,7 +74,8 @@ def read_submission(path: Path, below: Path | None = None) -> bytes:
     for part in _parts_below(path, below):
         if part.is_symlink():
             raise GraderError(f"{path}: {part.name} is a symbolic link, not a file or folder of the "
-                              "submission; grading reads only regular files: replace it with the notebook itself.")
+                              "submission; grading reads only regular files: replace it with the "
+                              "notebook itself.")
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:

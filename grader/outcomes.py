@@ -1,4 +1,4 @@
-"""What a grading produced, per student and notebook: the one source of truth for report, export and LMS files.
+"""What a grading produced, per student and notebook: the one source of truth for report, export, LMS.
 
 It is derived from what every way of grading leaves behind, so `grader autograde`, plain
 `nbgrader autograde` and formgrader's buttons all give the same answer:
@@ -88,7 +88,8 @@ def graded_problems(notebook: NotebookNode) -> list[str]:
 def outcomes(course: Course, assignment: str | None = None) -> AssignmentOutcomes:
     """The outcome of every notebook of every student who submitted or has grades."""
     assignment = course.assignment(assignment)
-    result = AssignmentOutcomes(assignment, course.notebook_names(assignment), scores=cell_scores(course, assignment))
+    result = AssignmentOutcomes(assignment, course.notebook_names(assignment),
+                                scores=cell_scores(course, assignment))
     by_unit: dict[tuple[str, str], list[CellScore]] = {}
     for row in result.scores:
         by_unit.setdefault((row.student, row.notebook), []).append(row)
@@ -175,4 +176,5 @@ def _strings(code: str) -> set[str]:
         tree = ast.parse(code)
     except SyntaxError:
         return {a or b for a, b in re.findall(r"\"([^\"\n]+)\"|'([^'\n]+)'", code)}
-    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    return {node.value for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)}

@@ -56,7 +56,8 @@ class SandboxedExecute(NbGraderPreprocessor):
     wall_seconds = Float(120.0, help="Wall-clock limit for one notebook, in seconds.").tag(config=True)
     cell_seconds = Float(30.0, help="Wall-clock limit for one cell or one test call.").tag(config=True)
     cpu_seconds = Integer(60, help="CPU time limit for one notebook's student code.").tag(config=True)
-    memory_bytes = Integer(1 << 30, help="Address-space limit of each process of the notebook.").tag(config=True)
+    memory_bytes = Integer(1 << 30, help="Address-space limit of each process of the notebook.").tag(
+        config=True)
     support_files = List(["checks.py"], help="Instructor files beside the notebook the cells import.").tag(
         config=True)
     sandbox = Bool(None, allow_none=True, help="Force the sandbox on (True) or off (False).").tag(config=True)
@@ -100,9 +101,9 @@ class ClearHiddenTestsSafely(ClearHiddenTests):
             return super().preprocess_cell(cell, resources, index)
         except RuntimeError as error:
             who = resources.get("nbgrader", {})
-            self.log.warning("grader-note: %s %s: cell %d holds unmatched hidden-test markers (%s); its text "
-                             "is not shown in the feedback", who.get("student"), who.get("notebook"), index + 1,
-                             error)
+            self.log.warning("grader-note: %s %s: cell %d holds unmatched hidden-test markers (%s); its "
+                             "text is not shown in the feedback", who.get("student"), who.get("notebook"),
+                             index + 1, error)
             cell.source = "# (not shown: this cell holds an unmatched hidden-tests marker)"
             cell.outputs = [] if cell.cell_type == "code" else cell.get("outputs", [])
             return cell, resources
@@ -144,5 +145,6 @@ class UntrustedMarkup(NbGraderPreprocessor):
             cell.metadata.pop("raw_mimetype", None)
         for output in cell.get("outputs", []):
             if "data" in output:
-                output["data"] = {kind: value for kind, value in output["data"].items() if kind in SAFE_OUTPUTS}
+                output["data"] = {kind: value for kind, value in output["data"].items()
+                                  if kind in SAFE_OUTPUTS}
         return cell, resources

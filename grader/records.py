@@ -44,7 +44,7 @@ def load_record(course: Course, assignment: str, student: str, notebook: str) ->
     path = record_path(course, assignment, student, notebook)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return UnitRecord(data["student"], data["notebook"], Status(data["status"]), str(data.get("reason", "")),
-                          str(data.get("digest", "")))
+        return UnitRecord(data["student"], data["notebook"], Status(data["status"]),
+                          str(data.get("reason", "")), str(data.get("digest", "")))
     except (OSError, ValueError, TypeError, KeyError):
         return None

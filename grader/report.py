@@ -130,7 +130,8 @@ def build_report(course: Course, path: Path, force: bool = False, assignment: st
     return path
 
 
-_TEMPLATES = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["j2", "html"]))
+_TEMPLATES = Environment(loader=PackageLoader("grader", "templates"),
+                         autoescape=select_autoescape(["j2", "html"]))
 _TEMPLATES.tests["number_like"] = lambda value: re.fullmatch(r"[\d.]+%?", str(value)) is not None
 
 

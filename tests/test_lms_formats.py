@@ -10,8 +10,8 @@ from grader.classroom import release_notebook, solved_notebook
 from grader.course import Course
 from grader.lms import canvas, moodle
 from grader.lms.archive import is_junk
-from grader.lms.student_grades import number, parse_number, scaled
 from grader.lms.notebook_names import NotebookMatcher, normalize
+from grader.lms.student_grades import number, parse_number, scaled
 from tests.test_lms_support import notebook_bytes
 
 

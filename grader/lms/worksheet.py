@@ -70,8 +70,8 @@ def fill_worksheet(course: Course, assignment: str, worksheet: Path, results: di
                 comment = f"Group submission of {found.group}. {comment}"
             _set(row, columns["comments"], comment)
         else:
-            _no_result(course, assignment, sheet, row, found.student if found is not None else sid, zero_missing,
-                       notes)
+            who = found.student if found is not None else sid
+            _no_result(course, assignment, sheet, row, who, zero_missing, notes)
         rows.append(row)
     if locked:
         notes.append(f"{', '.join(locked)}: Moodle says these grades cannot be changed ('Grade can be "
@@ -97,8 +97,8 @@ def _set(row: list[str], index: int | None, value: str) -> None:
         row[index] = value
 
 
-def _no_result(course: Course, assignment: str, sheet: Worksheet, row: list[str], sid: str, zero_missing: bool,
-               notes: list[str]) -> None:
+def _no_result(course: Course, assignment: str, sheet: Worksheet, row: list[str], sid: str,
+               zero_missing: bool, notes: list[str]) -> None:
     if course.folder("submitted", assignment, sid).exists():
         notes.append(f"{sid}: collected but not graded yet; run `grader autograde`, then export again.")
     elif zero_missing and not is_locked(sheet, row):
