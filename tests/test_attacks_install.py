@@ -93,7 +93,9 @@ def test_no_file_of_a_non_editable_install_is_readable_in_the_sandbox(non_editab
                                                                      tmp_path):
     """A cell walks every folder on the sandbox's sys.path looking for the grader package and solution code.
 
-    Before the fixes the attack won: grader/samples (a correct solution of every function) was readable.
+    Measured on c942de6, the attack won: the cell listed the files of site-packages/grader (the first 20
+    printed: grader/*.py and grader/sandbox/*.py), so grader/samples, a correct solution of every function,
+    was readable too.
     """
     course = new_course(released_template, tmp_path)
     students = classmates(course)
