@@ -13,10 +13,10 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, List
 
-from grader.execute import execute
-from grader.isolation import Limits, Zygote
 from grader.notebooks import is_test
 from grader.outcomes import PROBLEMS
+from grader.sandbox.trusted import execute
+from grader.sandbox.zygote import Limits, Zygote
 
 
 class ConciseErrors(NbGraderPreprocessor):

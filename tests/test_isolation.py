@@ -19,10 +19,10 @@ import nbformat
 import pytest
 from nbformat import NotebookNode, v4
 
-from grader.execute import execute
-from grader.isolation import Limits, Zygote, bubblewrap_available
 from grader.preprocessors import SandboxedExecute
-from grader.sandbox import codec
+from grader.sandbox.inside import codec
+from grader.sandbox.trusted import execute
+from grader.sandbox.zygote import Limits, Zygote, bubblewrap_available
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKS = REPO / "source" / "lecture01" / "checks.py"
@@ -384,8 +384,8 @@ def test_a_non_editable_install_shows_the_sandbox_nothing_of_the_package(tmp_pat
 import json, os
 from nbformat import v4
 import grader
-from grader.execute import execute
-from grader.isolation import Zygote
+from grader.sandbox.trusted import execute
+from grader.sandbox.zygote import Zygote
 from grader.preprocessors import SandboxedExecute
 assert "site-packages" in grader.__file__, grader.__file__
 zygote = Zygote(True)
@@ -452,8 +452,8 @@ def test_a_python_installation_under_tmp_stays_usable_in_every_world(tmp_path: P
     script.write_text(f'''
 import json, sys
 from nbformat import v4
-from grader.execute import execute
-from grader.isolation import Zygote
+from grader.sandbox.trusted import execute
+from grader.sandbox.zygote import Zygote
 from grader.preprocessors import SandboxedExecute
 cell = ("import os, sys, jinja2\\nprint(sys.prefix, os.listdir('/tmp'))\\n"
         "open('/tmp/mine', 'w').close()")

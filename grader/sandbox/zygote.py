@@ -4,7 +4,7 @@ The sandbox sees the Python installation read-only (without this package: the gr
 and the course's sample solutions are masked), its own writable folders, no network, no other
 process, and nothing of the course: not source/, release/, the gradebook, the configuration, other
 students' files or anyone's home. Inside it, every notebook and every test cell runs in a world of
-its own (see grader/sandbox/worker.py): new namespaces, fresh folders, nothing left behind.
+its own (see grader/sandbox/inside/worker.py): new namespaces, fresh folders, nothing left behind.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import codec
+from grader.sandbox.inside import codec
 
-SANDBOX_CODE = Path(__file__).resolve().parent / "sandbox"
-PACKAGE = Path(__file__).resolve().parent
+SANDBOX_CODE = Path(__file__).resolve().parent / "inside"
+PACKAGE = Path(__file__).resolve().parent.parent  # the grader package
 INSIDE_CODE = "/opt/grader-sandbox"
 SCRATCH = "/scratch"
 SUPPORT_FOLDER = "/opt/grader-support"  # the instructor's files inside the sandbox (worker.py: SUPPORT)
@@ -149,7 +149,7 @@ def _installed_package_folders() -> list[str]:
         paths = sysconfig.get_paths(vars={"base": base, "platbase": base})
         candidates |= {paths["purelib"], paths["platlib"]}
     found = {str(Path(folder) / "grader") for folder in candidates
-             if folder and (Path(folder) / "grader" / "isolation.py").is_file()}
+             if folder and (Path(folder) / "grader" / "sandbox" / "zygote.py").is_file()}
     found.add(str(PACKAGE))
     return sorted(path for path in found if any(path.startswith(prefix) for prefix in bound))
 

@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from nbformat import NotebookNode, from_dict
 
-from grader.isolation import SUPPORT_FOLDER, Channel, Limits, SandboxCrashed, WorldEnded, Zygote
 from grader.notebooks import is_test, nbgrader_meta
-from grader.sandbox import codec
+from grader.sandbox.inside import codec
+from grader.sandbox.zygote import SUPPORT_FOLDER, Channel, Limits, SandboxCrashed, WorldEnded, Zygote
 
 MAX_CRASHES = 3
 _EXCEPTIONS: dict[str, type[Exception]] = {}
