@@ -38,12 +38,13 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from grader import ASSIGNMENT
 from grader.classroom import release_notebook, solved_notebook, submit
 from grader.course import Course, _python_path, new_course
 from grader.release import release
 from grader.samples import all_samples
 from grader.scores import cell_scores
+
+ASSIGNMENT = "lecture01"  # the assignment of the course these build
 
 REPO = Path(__file__).resolve().parent.parent
 SANDBOX_WORKER = REPO / "grader" / "sandbox" / "worker.py"

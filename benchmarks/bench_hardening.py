@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from grader import ASSIGNMENT
 from grader.autograde import autograde
 from grader.classroom import release_notebook, solved_notebook, submit
 from grader.course import CONFIG_FILE, Course, new_course
@@ -33,6 +32,8 @@ from grader.samples import all_samples
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_autograde import PLAIN_NBGRADER
+
+ASSIGNMENT = "lecture01"  # the assignment of the course these build
 
 REPO = Path(__file__).resolve().parent.parent
 
