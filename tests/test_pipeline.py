@@ -145,7 +145,7 @@ def test_grader_autograde_after_nbgrader_autograde_as_an_unprivileged_instructor
         run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(GRADER),
                               "autograde", "--force", "--student", "crash", "--course", str(course.root)],
                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                             env={**os.environ, "HOME": str(folder)})
+                             env={**os.environ, "HOME": str(folder), "PYTHONPATH": str(REPO)})  # the step
         assert run.returncode == 0, run.stderr[-2000:]
         assert "Traceback" not in run.stderr
         assert "not graded: crash 02_svm_loss" in run.stdout
