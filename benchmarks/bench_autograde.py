@@ -47,7 +47,7 @@ from grader.scores import cell_scores
 ASSIGNMENT = "lecture01"  # the assignment of the course these build
 
 REPO = Path(__file__).resolve().parent.parent
-SANDBOX_WORKER = REPO / "grader" / "sandbox" / "worker.py"
+SANDBOX_WORKER = REPO / "grader" / "sandbox" / "inside" / "worker.py"
 
 
 def _nbgrader_defaults() -> str:
