@@ -47,8 +47,7 @@ def _class(folder: Path) -> Course:
     """A released course that stamps graded notebooks; one student per sample, plus two special ones."""
     course = new_course(folder, Course(REPO))
     config = course.root / "nbgrader_config.py"
-    config.write_text(config.read_text() + f"\nc.Autograde.autograde_preprocessors.append({STEP!r})\n"
-                      "c.SandboxedExecute.cell_seconds = 10\nc.SandboxedExecute.wall_seconds = 30\n")
+    config.write_text(config.read_text() + f"\nc.Autograde.autograde_preprocessors.append({STEP!r})\n")
     release(course)
     for sample in all_samples():
         variants = {**{f"alt-{k}": v for k, v in sample.alternatives.items()},
