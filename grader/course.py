@@ -8,6 +8,7 @@ submitted, autograded, feedback) through nbgrader's path templates, and the grad
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import subprocess
@@ -132,7 +133,7 @@ class Course:
         """Students with a folder of this step for the assignment (e.g. everyone who submitted)."""
         pattern = self.folder(step, assignment, "*")
         position = pattern.parts.index("*")
-        found = {Path(match).parts[position] for match in _glob(pattern) if Path(match).is_dir()}
+        found = {Path(match).parts[position] for match in glob.glob(str(pattern)) if Path(match).is_dir()}
         return sorted(found)
 
     def step_root(self, step: str, assignment: str) -> Path:
@@ -231,12 +232,6 @@ class Course:
         if check and result.returncode != 0:
             raise GraderError(f"nbgrader {args[0]} failed in {self.root}: {_last_error(result.stderr)}")
         return result
-
-
-def _glob(pattern: Path) -> list[str]:
-    import glob
-
-    return glob.glob(str(pattern))
 
 
 def _put_tools_on_path() -> None:

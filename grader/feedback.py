@@ -19,12 +19,6 @@ class FeedbackResult:
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __iter__(self):
-        return iter(self.files)
-
 
 def feedback(course: Course, student: str | None = None, assignment: str | None = None) -> FeedbackResult:
     """Generate feedback for every graded student (or one) of an assignment; return that student's pages.

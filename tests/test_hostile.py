@@ -382,7 +382,7 @@ def _hidden_parts(course: Course, notebook: str) -> tuple[list[str], list[str]]:
 
 @pytest.fixture(scope="module")
 def feedback_pages(graded: Graded) -> dict[str, str]:
-    pages = feedback(graded.course)
+    pages = feedback(graded.course).files
     texts = {}
     for page in pages:
         page_html = re.sub(r"<(script|style)\b.*?</\1>", " ", page.read_text(encoding="utf-8"), flags=re.S)
