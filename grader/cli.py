@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from grader.course import Course
 from grader.errors import GraderError
+
+if TYPE_CHECKING:
+    from grader.course import Course
 
 app = typer.Typer(help="Auto-graded exercises: lint, release, bundle, collect, autograde, feedback, export, "
                        "report, demo. Each command takes the assignment, like nbgrader.",
@@ -25,6 +27,8 @@ AssignmentArgument = Annotated[
 
 
 def _course(path: Path | None) -> Course:
+    from grader.course import Course
+
     return Course.find(path)
 
 
@@ -73,6 +77,10 @@ def autograde_command(
     course: CourseOption = None,
 ) -> None:
     """Grade the submissions in autograded/submitted: sandboxed, in parallel, resumable."""
+    if not scheduler and workers != 1:
+        from grader.forkserver import start_early
+
+        start_early()  # the workers' server imports the grader while this process does
     from grader.autograde import autograde
 
     try:
