@@ -25,8 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain, islice
-from multiprocessing import get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from nbformat import NotebookNode, from_dict
@@ -40,9 +38,11 @@ from traitlets.config import Config
 from grader import pipeline
 from grader.course import Course
 from grader.errors import GraderError
+from grader.forkserver import worker_context
 from grader.notebooks import parse_notebook, read_submission, write_notebook
 from grader.outcomes import graded_problems
 from grader.records import UnitRecord, load_record, save_record
+from grader.reuse import reused_setup
 from grader.status import Status
 
 
@@ -55,7 +55,8 @@ class AutogradeResult:
     missing: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     # Where the run's time went, in seconds summed over its units: "worker:<step>" and "supervisor:<step>"
-    # (wall; " cpu" appended: that process's CPU), "sandbox:cpu", "supervisor:register" (registering
+    # (wall; " cpu" appended: that process's CPU), "sandbox:cpu", "sandbox:<part>" (wall seconds of the
+    # parts of executing, see grader.sandbox.trusted.NotebookRun.timings), "supervisor:register" (registering
     # the class), "supervisor:waiting" (blocked on the workers, registering included), "supervisor:first"
     # (until the first unit was done), "supervisor:wall"/"supervisor:cpu" (all of autograde), "units".
     timings: Counter = field(default_factory=Counter)
@@ -92,7 +93,7 @@ def autograde(course: Course, students: Iterable[str] | None = None, force: bool
                               f"{student!r}; check the id or collect the submissions first.")
     result = AutogradeResult()
     timings = result.timings
-    with _quick_sqlite_commits():
+    with _quick_sqlite_commits(), reused_setup():
         units = _timed_iterator(_units(course, assignment, chosen, force, result), timings,
                                 "supervisor:register")
         names = course.notebook_names(assignment)
@@ -304,18 +305,7 @@ def _run_in_pool(units: Iterator[Unit], count: int, root: str) -> Iterator[tuple
 
 def _pool(count: int, root: str) -> ProcessPoolExecutor:
     """Worker processes forked from a server that imported the grader once; each warms its sandbox at once."""
-    return ProcessPoolExecutor(count, mp_context=_context(), initializer=_warm_up, initargs=(root,))
-
-
-@cache
-def _context() -> BaseContext:
-    """A forkserver with the grader imported (a fresh worker is a fork, not a second Python start-up)."""
-    try:
-        context = get_context("forkserver")
-    except ValueError:  # no forkserver on this platform
-        return get_context("spawn")
-    context.set_forkserver_preload(["grader.autograde"])
-    return context
+    return ProcessPoolExecutor(count, mp_context=worker_context(), initializer=_warm_up, initargs=(root,))
 
 
 def _warm_up(root: str) -> None:
@@ -330,7 +320,7 @@ def _warm_up(root: str) -> None:
 
 def _grade_alone(unit: Unit) -> dict:
     """Grade one unit in a process of its own; if that process dies, the unit is what killed it."""
-    with ProcessPoolExecutor(1, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
         try:
             return pool.submit(grade_unit, unit).result()
         except BrokenProcessPool:
@@ -366,8 +356,12 @@ def grade_unit(unit: Unit) -> dict:
             notebook = parse_notebook(read_submission(path, course.step_root("submitted", unit.assignment)),
                                       path)
         resources = _resources(course, unit)
-        notebook, resources = _run_steps(_steps(unit.root).in_worker, notebook, resources, timings, "worker")
+        with reused_setup():
+            notebook, resources = _run_steps(_steps(unit.root).in_worker, notebook, resources, timings,
+                                             "worker")
         outcome = {"notebook": notebook, "problems": resources.get("grader_problems", [])}
+        parts = resources.get("grader_timings", {})
+        timings.update({f"sandbox:{part}": seconds for part, seconds in parts.items()})
     except GraderError as error:
         outcome = {"error": str(error).removeprefix(f"{path}: ")}
     except Exception as error:  # nbgrader refuses the notebook, or grading it failed: only this unit

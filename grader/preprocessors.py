@@ -50,7 +50,7 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     Choose it in nbgrader_config.py (Autograde.autograde_preprocessors) and plain `nbgrader autograde`
     grades the same way `grader autograde` does. Problems (a crash, a time limit) are listed in
-    resources["grader_problems"].
+    resources["grader_problems"], where the time went (NotebookRun.timings) in resources["grader_timings"].
     """
 
     wall_seconds = Float(120.0, help="Wall-clock limit for one notebook, in seconds.").tag(config=True)
@@ -81,6 +81,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                  for name in self.support_files if (folder / name).is_file()}
         run = execute(nb, self.zygote(), files, folder / "checks.py", self.limits())
         resources["grader_problems"] = run.problems
+        resources["grader_timings"] = dict(run.timings)
         # The graded notebook itself says it could not be graded as a whole, whichever command graded it.
         run.notebook.metadata.pop(PROBLEMS, None)
         if run.problems:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import io
@@ -23,10 +24,11 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,11 @@ class NotebookRun:
 
     notebook: NotebookNode
     problems: list[str] = field(default_factory=list)
+    # Wall seconds, as this side saw them: "worlds" and "test worlds" (opening the notebook's world, and
+    # those of test cells), "cells" (the notebook's cells, their figures included), "replays" (the cells
+    # again, for test cells) and "tests" (the test cells, their worlds and replays included); and a count,
+    # "tests run again" (test cells that failed with pyplot's stand-in, run again with matplotlib).
+    timings: Counter = field(default_factory=Counter)
 
 
 def student_exception(name: str) -> type[Exception]:
@@ -82,6 +89,24 @@ def _text(value: object, limit: int) -> str:
     return str(value)[:limit].encode("utf-8", "replace").decode("utf-8")
 
 
+@dataclass(frozen=True)
+class RanCell:
+    """A cell as a replay runs it again: its Python code (IPython's syntax already turned into Python in
+    its first run, which said what it became), and whether it raised then."""
+
+    source: str
+    python: bool
+    failed: bool
+
+    @classmethod
+    def of(cls, source: str, reply: dict) -> RanCell:
+        python = reply.get("python")
+        # What the first run said the cell became (its own world's word: only ever run in its own worlds).
+        if isinstance(python, str) and len(python) <= 2 * len(source) + 1000:
+            return cls(python, True, reply.get("error") is not None)
+        return cls(source, False, reply.get("error") is not None)
+
+
 class Session:
     """One notebook's world in the sandbox, restarted (and its cells replayed) when it dies.
 
@@ -94,11 +119,15 @@ class Session:
         self.limits = limits
         self.deadline = time.monotonic() + limits.wall_seconds
         self.channel: Channel | None = None
-        self.replay: list[str] = []
+        self.replay: list[RanCell] = []  # the cells that ran, to run again in a new world
+        self.full_replay = False  # the current test cell's world replays with matplotlib itself
+        self.stood_in = False  # the current test cell's world replayed with pyplot's stand-in
         self.test: str | None = None  # a test cell's world: None, "waiting" (to open), "serving", "ended"
         self.values: dict[str, dict] = {}  # what names the tests use stood for after the student's cells
         self.cells_seconds = 0.0  # how long the cells that ran took
+        self.timings: Counter = Counter()  # see NotebookRun.timings
         self.refused: str | None = None  # why a reference function was not run during the current call
+        self.notebook_world_used = False  # whether a test cell has had the notebook's own world
 
     def remaining(self, cap: float | None = None) -> float:
         left = self.deadline - time.monotonic()
@@ -108,34 +137,55 @@ class Session:
 
     def ensure(self) -> Channel:
         if self.channel is None:
+            start = time.perf_counter()
             channel = self.zygote.open(self.limits)
             self.channel = channel
             channel.send({"op": "files", "files": {name: codec.base64.b64encode(data).decode()
                                                     for name, data in self.files.items()},
                            "bytecode": _bytecode(self.files) if self.zygote.isolated else {}})
             channel.receive(self.remaining(30))
-            self._replay(channel)
+            self.timings["test worlds" if self.test else "worlds"] += time.perf_counter() - start
+            stand_in = self.test == "waiting" and not self.full_replay
+            if not self._replay(channel, stand_in):  # a cell went otherwise than it did: replay it all
+                self.reset()
+                self.full_replay = True
+                return self.ensure()
+            self.stood_in = stand_in and bool(self.replay)
         return self.channel
 
-    def _replay(self, channel: Channel) -> None:
+    def _replay(self, channel: Channel, stand_in: bool = False) -> bool:
         """Run the cells that ran again, quietly. A replay is the grader's cost, not the notebook's: it
         does not count toward the notebook's time, and may take at most three times what the cells took
-        (and 5 s more: a busy machine)."""
+        (and 5 s more: a busy machine).
+
+        With `stand_in` (a test cell's world), pyplot is replaced by a stand-in that builds nothing (see
+        the sandbox's worker); False if a cell then raised where it had not, or the other way round.
+        """
         start = time.monotonic()
         budget = start + 3 * self.cells_seconds + 5
         try:
-            for source in self.replay:
-                channel.send({"op": "run", "source": source, "quiet": True})
+            for cell in self.replay:
+                channel.send({"op": "run", "source": cell.source, "python": cell.python, "quiet": True,
+                              "plots": not stand_in})
                 left = min(budget - time.monotonic(), self.limits.cell_seconds)
                 if left <= 0:
                     raise SandboxCrashed("time limit exceeded while replaying the cells")
-                channel.receive(left)
+                reply = channel.receive(left)
+                if stand_in and reply.get("failed") is not cell.failed:
+                    return False
+            return True
         finally:
             self.deadline += time.monotonic() - start
+            self.timings["replays"] += time.monotonic() - start
 
     def reset(self) -> str:
-        """Stop the child (killing all it started); the next request starts a fresh one."""
+        """Stop the child (killing all it started); the next request starts a fresh one.
+
+        Ending a world is the grader's time, not the notebook's: it does not count toward its limit
+        (killing thousands of forked processes on a busy machine can take many seconds)."""
+        start = time.monotonic()
         ended = self.channel.close() if self.channel else "not started"
+        self.deadline += time.monotonic() - start
         self.channel = None
         if self.test == "serving":
             self.test = "ended"
@@ -147,7 +197,8 @@ class Session:
         channel.send({"op": "run", "source": source})
         reply = channel.receive(self.remaining(self.limits.cell_seconds))
         self.cells_seconds += time.monotonic() - start
-        self.replay.append(source)
+        self.timings["cells"] += time.monotonic() - start
+        self.replay.append(RanCell.of(source, reply))
         return reply
 
     def prefetch(self, names: list[str]) -> None:
@@ -159,9 +210,18 @@ class Session:
             if reply.get("kind") in ("value", "function", "missing"):
                 self.values[name] = reply
 
-    def begin_test(self) -> None:
-        """The test cell gets a world of its own, opened at its first call (the student's cells replayed)."""
-        self.reset()
+    def begin_test(self, full_replay: bool = False) -> None:
+        """The test cell gets a world of its own, opened at its first call.
+
+        The first test cell takes over the notebook's own world, where every cell has run and its
+        outputs (and the values the tests read) are already taken, so nothing the test hands the
+        student's code can reach them; it is closed with that test cell. Every later test cell gets a
+        new world, where the student's cells are replayed: with pyplot's stand-in, unless `full_replay`.
+        """
+        if self.channel is None or self.notebook_world_used:
+            self.reset()
+        self.notebook_world_used = True
+        self.full_replay, self.stood_in = full_replay, False
         self.test = "waiting"
 
     def _open_test_world(self) -> None:
@@ -344,11 +404,20 @@ class StudentNames(dict):
         raise KeyError(name)
 
 
+_CHECKS_CODE: dict[tuple[str, bytes], CodeType] = {}
+
+
 def load_checks(path: Path) -> ModuleType:
-    """A fresh copy of the instructor's check helpers (no state carried from another notebook)."""
+    """A fresh copy of the instructor's check helpers (no state carried from another test cell).
+
+    The module is run anew each time; only its compiled code is kept (per file and content)."""
+    source = path.read_bytes()
+    key = (str(path), hashlib.sha256(source).digest())
+    if key not in _CHECKS_CODE:
+        _CHECKS_CODE[key] = compile(source, str(path), "exec", dont_inherit=True)
     spec = importlib.util.spec_from_file_location("checks", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    exec(_CHECKS_CODE[key], module.__dict__)
     return module
 
 
@@ -358,6 +427,7 @@ def execute(notebook: NotebookNode, zygote: Zygote, files: dict[str, bytes], che
     notebook = from_dict(notebook)
     run = NotebookRun(notebook)
     session = Session(zygote, files, limits)
+    run.timings = session.timings
     count = 0
     try:
         for cell in notebook.cells:
@@ -369,21 +439,30 @@ def execute(notebook: NotebookNode, zygote: Zygote, files: dict[str, bytes], che
             session.prefetch(sorted(set().union(*[_names_used(cell.source) for cell in tests])))
         for cell in tests:
             count += 1
+            start = time.perf_counter()
             _run_test_cell(cell, count, session, checks, run)
+            session.timings["tests"] += time.perf_counter() - start
     finally:
         session.reset()
     return run
 
 
-def _names_used(source: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _names_used(source: str) -> frozenset[str]:
     """The names a test cell reads (that it may take from the student's notebook)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return set()
+        return frozenset()
     names = {node.id for node in ast.walk(tree)
              if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
-    return {name for name in names if name not in builtins.__dict__ and not name.startswith("__")}
+    return frozenset(name for name in names if name not in builtins.__dict__ and not name.startswith("__"))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_test(source: str, name: str) -> CodeType:
+    """A test cell's code, compiled once per process (every student's notebook has the same tests)."""
+    return compile(source, f"<test {name}>", "exec", dont_inherit=True)
 
 
 _BYTECODE: dict[bytes, bytes] = {}
@@ -458,22 +537,45 @@ def _student_outputs(reply: dict, count: int, limits: Limits) -> list[NotebookNo
 
 
 def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Path, run: NotebookRun) -> None:
+    """Run one test cell. If it fails in a world where pyplot's stand-in replaced matplotlib, it runs
+    again in a world where the cells were replayed with matplotlib itself, and that verdict counts:
+    the stand-in saves time and never costs a point."""
     cell.execution_count = count
     name = str(nbgrader_meta(cell).get("grade_id") or f"in cell {count}")
+    printed, failure, problems = _attempt_test(cell, name, session, checks, full_replay=False)
+    if failure is not None and session.stood_in:
+        session.timings["tests run again"] += 1
+        printed, failure, problems = _attempt_test(cell, name, session, checks, full_replay=True)
+    run.problems.extend(problems)
+    with contextlib.suppress(SandboxCrashed):
+        session.end_test()
+    outputs = []
+    if printed:
+        outputs.append(from_dict({"output_type": "stream", "name": "stdout",
+                                  "text": _text(printed, session.limits.text)}))
+    if failure is not None:
+        outputs.append(_error(type(failure).__name__, _text(failure, session.limits.text)))
+    cell.outputs = outputs
+
+
+def _attempt_test(cell: NotebookNode, name: str, session: Session, checks: Path,
+                  full_replay: bool) -> tuple[str, BaseException | None, list[str]]:
+    """(what the test printed, why it failed or None, problems to report) of one run of a test cell."""
     printed = io.StringIO()
     failure: BaseException | None = None
+    problems: list[str] = []
     saved_checks = sys.modules.get("checks")
     sys.modules["checks"] = load_checks(checks)
     try:
-        session.begin_test()
+        session.begin_test(full_replay)
         namespace = StudentNames(session)
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-            exec(compile(cell.source, f"<test {name}>", "exec"), namespace)
+            exec(_compiled_test(cell.source, name), namespace)
     except (SandboxCrashed, ProcessEnded) as crash:
         # The student's process ended or broke off: the test is failed and the notebook reported.
         # The process is replaced (its cells replayed) for the next test: it may have lied about ending.
         failure = crash if isinstance(crash, ProcessEnded) else ProcessEnded(f"grading stopped: {crash}")
-        run.problems.append(f"test {name}: {crash}")
+        problems.append(f"test {name}: {crash}")
         session.reset()
     except Exception as error:  # a failing test: its message is the verdict's explanation
         failure = error
@@ -482,15 +584,7 @@ def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Pat
             sys.modules.pop("checks", None)
         else:
             sys.modules["checks"] = saved_checks
-    with contextlib.suppress(SandboxCrashed):
-        session.end_test()
-    outputs = []
-    if printed.getvalue():
-        outputs.append(from_dict({"output_type": "stream", "name": "stdout",
-                                  "text": _text(printed.getvalue(), session.limits.text)}))
-    if failure is not None:
-        outputs.append(_error(type(failure).__name__, _text(failure, session.limits.text)))
-    cell.outputs = outputs
+    return printed.getvalue(), failure, problems
 
 
 def _error(name: str, message: str) -> NotebookNode:

@@ -1,0 +1,173 @@
+"""What grading does once instead of per notebook or per test cell, and that it changes no result.
+
+Real nbgrader (its Gradebook, CheckCellMetadata), the real sandbox (bubblewrap, one zygote).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import nbgrader.api
+import pytest
+import sqlalchemy
+from nbformat import v4
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import CheckCellMetadata
+
+from grader.course import _put_tools_on_path
+from grader.preprocessors import SandboxedExecute
+from grader.reuse import reused_setup
+from grader.sandbox.trusted import execute, load_checks
+from grader.sandbox.zygote import Zygote, bubblewrap_available
+
+REPO = Path(__file__).resolve().parent.parent
+CHECKS = REPO / "source" / "lecture01" / "checks.py"
+
+
+def test_gradebooks_share_one_engine_only_while_grading(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    _put_tools_on_path()  # nbgrader runs alembic when it creates a gradebook
+    with reused_setup():
+        with Gradebook(url) as first:
+            first.add_assignment("a")
+            first.add_student("s1")
+            engine = first.engine
+        with Gradebook(url) as second:
+            assert second.engine is engine  # compiled SQL is reused across notebooks
+            assert [s.id for s in second.students] == ["s1"]  # and nbgrader works as before
+    assert nbgrader.api.create_engine is sqlalchemy.create_engine
+    with Gradebook(url) as outside:
+        assert outside.engine is not engine
+
+
+def _notebook_with_grade_cell(points: object):
+    cell = v4.new_code_cell("assert True")
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": points,
+                                 "grade_id": "test_a", "schema_version": 3, "task": False}
+    return v4.new_notebook(cells=[cell])
+
+
+def _check_metadata(notebook) -> str:
+    try:
+        CheckCellMetadata().preprocess(notebook, {})
+    except Exception as error:  # the verdict nbgrader gives, compared below
+        return f"{type(error).__name__}: {error}"
+    return "valid"
+
+
+def test_metadata_is_checked_as_strictly_with_the_schema_checked_once():
+    good, bad = _notebook_with_grade_cell(2), _notebook_with_grade_cell("two")
+    plain = _check_metadata(good), _check_metadata(bad)
+    with reused_setup():
+        reused = _check_metadata(good), _check_metadata(bad), _check_metadata(bad)
+    assert plain[0] == reused[0] == "valid"
+    assert plain[1].startswith("ValidationError") and reused[1] == reused[2] == plain[1]
+    assert nbgrader.nbgraderformat.common.jsonschema is jsonschema
+
+
+def test_the_checks_module_is_fresh_for_every_test_cell():
+    first, second = load_checks(CHECKS), load_checks(CHECKS)
+    assert first is not second and first.__file__ == str(CHECKS)
+    first.marker = "from an earlier test cell"
+    assert not hasattr(second, "marker") and not hasattr(load_checks(CHECKS), "marker")
+
+
+needs_sandbox = pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap cannot start a sandbox")
+
+_CELLS = r'''
+import os
+import matplotlib.pyplot as plt
+token = os.urandom(8).hex()  # a new one wherever the cells run (again)
+fig, ax = plt.subplots(figsize=(3, 2))
+ax.set_ylabel("a long label that tight_layout moves")
+fig.tight_layout()
+lo, hi = ax.get_xlim()  # with pyplot's stand-in this cell raises: its replay is done again, for real
+
+
+def seen():
+    """Where the test's call runs: which world, and which pyplot."""
+    return token, type(plt).__name__
+
+
+def width():
+    """A value only matplotlib itself gives."""
+    return fig.get_figwidth(), hi
+'''
+
+
+def _grade(*cells: str, tests: tuple[str, ...]):
+    notebook = v4.new_notebook(cells=[v4.new_code_cell(source) for source in cells])
+    for index, source in enumerate(tests):
+        cell = v4.new_code_cell(source)
+        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1,
+                                     "grade_id": f"test_{index}", "schema_version": 3, "task": False}
+        notebook.cells.append(cell)
+    zygote = Zygote(True)
+    zygote.start()
+    try:
+        run = execute(notebook, zygote, {"checks.py": CHECKS.read_bytes()}, CHECKS,
+                      SandboxedExecute(cell_seconds=20, wall_seconds=60).limits())
+    finally:
+        zygote.stop()
+    assert not run.problems
+    return run.notebook.cells, run.timings
+
+
+_SEEN = "import json\nprint(json.dumps([*seen(), token]))"
+
+
+@needs_sandbox
+def test_the_first_test_cell_has_the_notebooks_world_and_later_ones_a_replay_with_pyplots_stand_in():
+    """The first test cell runs where the cells ran (the same token, matplotlib itself); the second in
+    a new world, where the cells were replayed with pyplot's stand-in (nothing built, nothing laid out).
+    The figure the notebook shows was drawn as always."""
+    cells, timings = _grade("import os\nimport matplotlib.pyplot as plt\ntoken = os.urandom(8).hex()\n"
+                            "fig, ax = plt.subplots()\nax.plot([0, 1])\nfig.tight_layout()\n"
+                            "def seen():\n    return token, type(plt).__name__",
+                            tests=(_SEEN, _SEEN))
+    assert any("image/png" in output.get("data", {}) for output in cells[0].outputs)
+    first, second = (json.loads(cell.outputs[0]["text"]) for cell in cells[1:])
+    assert first[0] == first[2] and first[1] == "module"  # the notebook's own world, real pyplot
+    assert second[0] != second[2] and second[1] == "_PyplotStandIn"  # a replay, the stand-in
+    assert timings["replays"] > 0 and timings["cells"] > 0
+
+
+@needs_sandbox
+def test_a_replay_that_goes_otherwise_or_a_test_that_fails_with_the_stand_in_is_done_for_real():
+    """The cells unpack a value only matplotlib gives (with the stand-in the cell raises, which it did not
+    when it ran: the replay is done again with matplotlib); a test of a value only matplotlib gives
+    passes. Neither costs a point: the verdict is matplotlib's, and no error output is kept."""
+    cells, _ = _grade(_CELLS, tests=(_SEEN, _SEEN, "assert width()[0] == 3.0, width()\nprint('ok')"))
+    assert [output.get("output_type") for output in cells[0].outputs] == ["display_data"]
+    _, second, third = cells[1:]
+    _, pyplot, _ = json.loads(second.outputs[0]["text"])
+    assert pyplot == "module"  # the cell went otherwise with the stand-in: replayed with matplotlib
+    assert [output.get("output_type") for output in third.outputs] == ["stream"]
+    assert third.outputs[0]["text"] == "ok\n"
+
+
+@needs_sandbox
+def test_a_test_that_fails_with_the_stand_in_passes_where_it_passes_with_matplotlib():
+    """A function that needs a real figure: in the stand-in's replay the test fails, so it runs again in
+    a world replayed with matplotlib itself, and passes; a wrong answer still fails there."""
+    cells = "import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(3, 2))\ndef width():\n" \
+            "    return fig.get_figwidth()"
+    graded, timings = _grade(cells, tests=("print('first')", "assert width() == 3.0\nprint('right')",
+                                           "assert width() == 4.0, 'wrong'"))
+    _, right, wrong = graded[1:]
+    assert timings["tests run again"] == 2  # both failed with the stand-in first
+    assert right.outputs[0]["text"] == "right\n" and len(right.outputs) == 1
+    assert wrong.outputs[-1]["output_type"] == "error" and wrong.outputs[-1]["evalue"] == "wrong"
+
+
+@needs_sandbox
+def test_a_replay_runs_the_python_that_ipythons_syntax_became():
+    """A cell with a magic and a shell escape runs as IPython would have it; a replay for a later test
+    cell runs the Python it became (told by the cell's first run), with the same result."""
+    cell = "%matplotlib inline\n%time y = 6 * 7\nlisting = !ls\ndef answer():\n    return y"
+    graded, timings = _grade(cell, tests=("print(answer())", "print(answer())"))
+    assert "(shell command not run while grading: ls)" in graded[0].outputs[0]["text"]
+    assert [cell.outputs[0]["text"] for cell in graded[1:]] == ["42\n", "42\n"]
+    assert timings["replays"] > 0 and not timings["tests run again"]
