@@ -66,11 +66,18 @@ BROKEN = b'{"cells": [{"cell_type": "code", "source": "import numpy as np'
 DRIVER = """
 import json, sys, time
 begin = time.perf_counter()
-from grader.cli import app  # noqa: F401 - the command's own imports
+root, workers, scheduler, output = sys.argv[1:5]
+from grader.cli import app  # noqa: F401 - the command's own imports, in its order
+if not scheduler and workers != "1":
+    try:
+        from grader.forkserver import start_early
+    except ImportError:  # an older grader (--before) starts its workers' server on first use
+        pass
+    else:
+        start_early()
 from grader.autograde import autograde
 from grader.course import Course
 imported = time.perf_counter() - begin
-root, workers, scheduler, output = sys.argv[1:5]
 result = autograde(Course(__import__("pathlib").Path(root)), workers=int(workers) or None,
                    scheduler=scheduler or None)
 timings = {**getattr(result, "timings", {}), "imports": imported, "process": time.perf_counter() - begin,
@@ -225,12 +232,14 @@ def grade_all(template: Course, work: Path, students: int, args: argparse.Namesp
     runs["grader"] = grade_with_grader(ours, notebooks, args.workers, package=args.package)
     if "dask" in copies:
         runs["dask"] = _grade_on_dask(copies["dask"], notebooks, args.package)
-    scores = cell_scores(ours)
+    scores, outputs = cell_scores(ours), graded_outputs(ours)
     for name, copy in copies.items():
         if cell_scores(copy) != scores:
             print(f"  N={students}: {name} and grader autograde give DIFFERENT scores", flush=True)
-        elif name != "before":
+        else:
             print(f"  N={students}: {name} gives the same scores as grader autograde", flush=True)
+        if name != "nbgrader":  # a Jupyter kernel words errors and tracebacks its own way
+            print(f"  N={students}: {name}: {compare_outputs(graded_outputs(copy), outputs)}", flush=True)
     if args.profile and students == max(args.sizes):
         profiled = _copy(Course(template.root), work / f"profiled-{students}")
         synthetic_class(profiled, students)
@@ -238,6 +247,28 @@ def grade_all(template: Course, work: Path, students: int, args: argparse.Namesp
         grade_with_grader(profiled, notebooks, args.workers, package=args.package, profile=raw)
         runs["grader"].timings["profile"] = sandbox_shares(raw)
     return runs
+
+
+def graded_outputs(course: Course) -> dict[tuple[str, str, int], str]:
+    """Every code cell's outputs in the graded notebooks (figures as their PNG data), by student, notebook
+    and cell."""
+    outputs = {}
+    for student in course.students("autograded", ASSIGNMENT):
+        for path in sorted(course.folder("autograded", ASSIGNMENT, student).glob("*.ipynb")):
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            for index, cell in enumerate(cells):
+                if cell.get("cell_type") == "code":
+                    outputs[(student, path.stem, index)] = json.dumps(cell.get("outputs", []), sort_keys=True)
+    return outputs
+
+
+def compare_outputs(theirs: dict, ours: dict) -> str:
+    """Whether two gradings of a class show the same outputs, figures included, in every cell."""
+    figures = sum(text.count('"image/png"') for text in ours.values())
+    different = sorted(key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key))
+    if not different:
+        return f"identical outputs in all {len(ours)} code cells, its {figures} figures included"
+    return f"DIFFERENT outputs in {len(different)} of {len(ours)} code cells, e.g. {different[:3]}"
 
 
 def _copy(course: Course, target: Path) -> Course:
@@ -349,6 +380,14 @@ def breakdown(run: Run) -> list[tuple[str, float, float | None]]:
     rows.append(("  of it, test cells in the trusted worker (CPU)", per(t[SANDBOX_STEP + " cpu"]),
                  per(t[SANDBOX_STEP + " cpu"])))
     rows.append(("  of it, the sandbox (CPU of its processes)", per(sandbox), per(sandbox)))
+    # Wall time of executing's parts, as the trusted worker saw them (sandbox:<part>, NotebookRun.timings).
+    tests_own = t["sandbox:tests"] - t["sandbox:replays"] - t["sandbox:test worlds"]
+    worlds = t["sandbox:worlds"] + t["sandbox:test worlds"]
+    for part, value in (("opening worlds (fork, namespaces, folders)", worlds),
+                        ("the notebook's cells and figures (its own cost)", t["sandbox:cells"]),
+                        ("replaying the cells for test cells", t["sandbox:replays"]),
+                        ("test cells: their calls and checks", tests_own)):
+        rows.append((f"  part: {part}", per(value), None))
     for part in ("world start-up", "cells", "figures", "test calls"):
         if part in shares:
             share = sandbox * shares[part]
@@ -383,6 +422,10 @@ def _print_breakdown(students: int, runs: dict[str, Run]) -> None:
             _, wall, cpu = rows[index] if index < len(rows) else (part, 0.0, None)
             cells.append(f" {wall:8.1f} / {cpu:6.1f}" if cpu is not None else f" {wall:8.1f} /      -")
         print(f"  {part:<72}" + "".join(cells))
+    again = runs["grader"].timings.get("sandbox:tests run again", 0)
+    units = runs["grader"].timings.get("units") or runs["grader"].notebooks
+    print(f"  test cells that failed with pyplot's stand-in and ran again with matplotlib: {again} "
+          f"({again / units:.2f} per notebook)")
 
 
 def _load() -> str:
