@@ -21,6 +21,7 @@ from grader.preprocessors import SandboxedExecute
 from grader.reuse import reused_setup
 from grader.sandbox.trusted import execute, load_checks
 from grader.sandbox.zygote import Zygote, bubblewrap_available
+from tests.test_isolation import _notebook
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKS = REPO / "source" / "lecture01" / "checks.py"
@@ -98,12 +99,7 @@ def width():
 
 
 def _grade(*cells: str, tests: tuple[str, ...]):
-    notebook = v4.new_notebook(cells=[v4.new_code_cell(source) for source in cells])
-    for index, source in enumerate(tests):
-        cell = v4.new_code_cell(source)
-        cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 1,
-                                     "grade_id": f"test_{index}", "schema_version": 3, "task": False}
-        notebook.cells.append(cell)
+    notebook = _notebook(*cells, tests=tests)
     zygote = Zygote(True)
     zygote.start()
     try:
