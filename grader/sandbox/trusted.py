@@ -124,7 +124,6 @@ class Session:
         self.stood_in = False  # the current test cell's world replayed with pyplot's stand-in
         self.test: str | None = None  # a test cell's world: None, "waiting" (to open), "serving", "ended"
         self.values: dict[str, dict] = {}  # what names the tests use stood for after the student's cells
-        self.cells_seconds = 0.0  # how long the cells that ran took
         self.timings: Counter = Counter()  # see NotebookRun.timings
         self.refused: str | None = None  # why a reference function was not run during the current call
         self.notebook_world_used = False  # whether a test cell has had the notebook's own world
@@ -162,7 +161,7 @@ class Session:
         the sandbox's worker); False if a cell then raised where it had not, or the other way round.
         """
         start = time.monotonic()
-        budget = start + 3 * self.cells_seconds + 5
+        budget = start + 3 * self.timings["cells"] + 5  # what the cells that ran took
         try:
             for cell in self.replay:
                 channel.send({"op": "run", "source": cell.source, "python": cell.python, "quiet": True,
@@ -196,7 +195,6 @@ class Session:
         start = time.monotonic()
         channel.send({"op": "run", "source": source})
         reply = channel.receive(self.remaining(self.limits.cell_seconds))
-        self.cells_seconds += time.monotonic() - start
         self.timings["cells"] += time.monotonic() - start
         self.replay.append(RanCell.of(source, reply))
         return reply
