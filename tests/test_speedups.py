@@ -43,6 +43,32 @@ def test_gradebooks_share_one_engine_only_while_grading(tmp_path: Path):
         assert outside.engine is not engine
 
 
+def test_the_gradebooks_tables_are_checked_once_per_engine(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    _put_tools_on_path()
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, *_):
+        statements.append(statement)
+
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+    try:
+        with reused_setup():
+            with Gradebook(url) as first:  # a new gradebook: its tables are created, as nbgrader does
+                first.add_student("s1")
+            checking = [s for s in statements if "PRAGMA" in s or "sqlite_master" in s]
+            statements.clear()
+            with Gradebook(url) as second:
+                assert [s.id for s in second.students] == ["s1"]
+            assert checking and not [s for s in statements if "PRAGMA" in s or "sqlite_master" in s]
+        assert "create_all" not in vars(nbgrader.api.Base.metadata)  # MetaData's own method again
+        statements.clear()
+        with Gradebook(url):
+            assert [s for s in statements if "PRAGMA" in s or "sqlite_master" in s]  # outside: every time
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+
+
 def _notebook_with_grade_cell(points: object):
     cell = v4.new_code_cell("assert True")
     cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": points,
