@@ -23,9 +23,8 @@ c.GraderFolders.results_directory = os.path.join("autograded", "results")
 c.GraderFolders.exports_directory = os.path.join("autograded", "exports")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store", "__MACOSX"]
 
-# The grading pipeline of both `nbgrader autograde` and `grader autograde` (which runs these same lists:
-# the sanitize steps and the autograde steps up to SandboxedExecute in its workers, the rest in the
-# supervising process). Student cells run in a sandbox and every test is decided in the trusted process
+# The grading pipeline of both `nbgrader autograde` and `grader autograde` (which runs these same lists
+# in its workers; on a Dask cluster the rest after SandboxedExecute in the supervising process). Student cells run in a sandbox and every test is decided in the trusted process
 # (grader.preprocessors.SandboxedExecute replaces nbgrader's Execute; see docs/sandbox.md).
 c.Autograde.autograde_preprocessors = [
     "grader.preprocessors.SandboxedExecute",

@@ -363,13 +363,12 @@ def breakdown(run: Run) -> list[tuple[str, float, float | None]]:
     def per(value: float) -> float:
         return 1000 * value / units
 
-    worker_steps = [k for k in t if k.startswith("worker:") and not k.endswith(" cpu")
-                    and k not in (SANDBOX_STEP, "worker:cpu", "worker:read")]
-    own = ("cpu", "wall", "waiting", "register", "write", "failures", "first")
-    supervisor_steps = [k for k in t if k.startswith("supervisor:") and not k.endswith(" cpu")
-                        and k.split(":", 1)[1] not in own]
-    gradebook = [k for k in supervisor_steps if k.split(":", 1)[1] in GRADEBOOK_STEPS]
-    checks = [k for k in supervisor_steps if k not in gradebook]
+    own = ("cpu", "wall", "waiting", "register", "write", "failures", "first", "read")
+
+    def steps(side: str) -> list[str]:
+        return [k for k in t if k.startswith(f"{side}:") and not k.endswith(" cpu") and k != SANDBOX_STEP
+                and k.split(":", 1)[1] not in own]
+
     rows: list[tuple[str, float, float | None]] = [
         ("start-up: imports of the command (once per run)", per(t["imports"]), None),
         ("start-up: until the first notebook was graded (once)", per(t["supervisor:first"]), None)]
@@ -393,15 +392,17 @@ def breakdown(run: Run) -> list[tuple[str, float, float | None]]:
             share = sandbox * shares[part]
             rows.append((f"    sandbox: {part} (py-spy share {shares[part]:.0%})", per(share), per(share)))
     rows.append(("worker: reading the submission", per(t["worker:read"]), per(t["worker:read cpu"])))
-    rows.append(("worker: nbgrader steps (sanitize, after execution)", per(sum(t[k] for k in worker_steps)),
-                 per(sum(t[k + " cpu"] for k in worker_steps))))
     rows.append(("supervisor: registering the class in the gradebook", per(t["supervisor:register"]), None))
-    for label, keys in (("gradebook", gradebook), ("other", checks)):
-        names = ", ".join(k.split(":")[1] for k in keys)
-        rows.append((f"supervisor: {label} nbgrader steps ({names})", per(sum(t[k] for k in keys)),
-                     per(sum(t[k + " cpu"] for k in keys))))
-    rows.append(("supervisor: graded notebook, files, record", per(t["supervisor:write"]),
-                 per(t["supervisor:write cpu"])))
+    # nbgrader's steps and the saving run in the workers of this machine's pool, in the supervisor on Dask
+    for side in ("worker", "supervisor"):
+        keys = steps(side)
+        gradebook = [k for k in keys if k.split(":", 1)[1] in GRADEBOOK_STEPS]
+        for label, chosen in (("gradebook", gradebook), ("other", [k for k in keys if k not in gradebook])):
+            names = ", ".join(k.split(":")[1] for k in chosen) or "none"
+            rows.append((f"{side}: {label} nbgrader steps ({names})"[:72], per(sum(t[k] for k in chosen)),
+                         per(sum(t[k + " cpu"] for k in chosen))))
+        rows.append((f"{side}: graded notebook, files, record", per(t[f"{side}:write"]),
+                     per(t[f"{side}:write cpu"])))
     idle = t["supervisor:waiting"] - t["supervisor:register"]
     rows.append(("supervisor: idle, waiting on workers", per(idle), None))
     rows.append(("supervisor: all of autograde() (the above on its side)", per(t["supervisor:wall"]),

@@ -1,11 +1,13 @@
 """`grader autograde`: grade a whole class in parallel, safely, with progress and resumption.
 
-Each (student, notebook) is one unit of work: one submitted notebook in, one result out. Workers
-(processes on this machine, or a Dask cluster) run the course's configured sanitize steps and
-autograde steps up to the executing one (grader.pipeline); the supervising process runs the rest
-(saving grades, late penalties) and alone writes the gradebook, the graded notebooks and the
-records, so an interrupted run resumes where it stopped. Every unit is guarded: whatever goes
-wrong with one notebook makes that notebook "not graded" with a reason, and the batch goes on.
+Each (student, notebook) is one unit of work: one submitted notebook in, one result out. The
+supervising process registers the class in the gradebook; workers run the course's configured
+sanitize steps and autograde steps up to the executing one (grader.pipeline) and then the rest
+(saving grades, late penalties), writing the gradebook, the graded notebook and the record of their
+unit, so an interrupted run resumes where it stopped. On a Dask cluster, whose workers may be other
+machines, the workers stop after executing and the supervising process alone does the rest and
+writes. Every unit is guarded: whatever goes wrong with one notebook makes that notebook "not
+graded" with a reason, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def autograde(course: Course, students: Iterable[str] | None = None, force: bool
                 if not timings["units"]:
                     timings["supervisor:first"] = time.perf_counter() - started
                 timings.update(outcome.pop("timings", {}))
-                record = finish(course, unit, outcome, timings)
+                record = outcome.get("record") or finish(course, unit, outcome, timings)
                 if record.status is Status.NOT_GRADED:
                     result.not_graded[(unit.student, unit.notebook)] = record.reason
                     failed += 1
@@ -286,7 +288,7 @@ def _run_in_pool(units: Iterator[Unit], count: int, root: str) -> Iterator[tuple
                     if unit is None:
                         exhausted = True
                         break
-                    running[pool.submit(grade_unit, unit)] = unit
+                    running[pool.submit(grade_and_save, unit)] = unit
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -322,7 +324,7 @@ def _grade_alone(unit: Unit) -> dict:
     """Grade one unit in a process of its own; if that process dies, the unit is what killed it."""
     with ProcessPoolExecutor(1, mp_context=worker_context()) as pool:
         try:
-            return pool.submit(grade_unit, unit).result()
+            return pool.submit(grade_and_save, unit).result()
         except BrokenProcessPool:
             return {"error": "grading it ended the grading process itself (graded alone, it died again)"}
 
@@ -357,7 +359,7 @@ def grade_unit(unit: Unit) -> dict:
                                       path)
         resources = _resources(course, unit)
         with reused_setup():
-            notebook, resources = _run_steps(_steps(unit.root).in_worker, notebook, resources, timings,
+            notebook, resources = _run_steps(_steps(unit.root).executing, notebook, resources, timings,
                                              "worker")
         outcome = {"notebook": notebook, "problems": resources.get("grader_problems", [])}
         parts = resources.get("grader_timings", {})
@@ -375,6 +377,16 @@ def grade_unit(unit: Unit) -> dict:
     timings["sandbox:cpu"] += max(0.0, _children_cpu() - sandbox_cpu)
     outcome["timings"] = dict(timings)
     return outcome
+
+
+def grade_and_save(unit: Unit) -> dict:
+    """grade_unit, then finish, in this process (a worker of this machine's pool): the outcome is the
+    unit's record and where its time went."""
+    with _quick_sqlite_commits():  # this process's connections to the gradebook, as the supervisor's
+        outcome = grade_unit(unit)
+        timings = Counter(outcome.pop("timings"))
+        record = finish(Course(Path(unit.root)), unit, outcome, timings, side="worker")
+    return {"record": record, "timings": dict(timings)}
 
 
 def _raised_by_nbgrader(error: Exception) -> bool:
@@ -426,24 +438,29 @@ def _resources(course: Course, unit: Unit) -> dict:
             "metadata": {"path": str(course.folder("source", unit.assignment)), "name": unit.notebook}}
 
 
-def finish(course: Course, unit: Unit, outcome: dict, timings: Counter | None = None) -> UnitRecord:
-    """Save grades and the graded notebook of one unit (only the supervisor does this); never raises."""
+def finish(course: Course, unit: Unit, outcome: dict, timings: Counter | None = None,
+           side: str = "supervisor") -> UnitRecord:
+    """Save the grades, the graded notebook and the record of one graded unit; never raises.
+
+    `side` names the process in the timings: "worker" (this machine's pool) or "supervisor".
+    """
     timings = Counter() if timings is None else timings
     if "error" in outcome:
-        with _timer(timings, "supervisor:failures"):
+        with _timer(timings, f"{side}:failures"):
             return _record_failure(course, unit, str(outcome["error"]))
     try:
-        return _save(course, unit, from_dict(outcome["notebook"]), timings)
+        with reused_setup():
+            return _save(course, unit, from_dict(outcome["notebook"]), timings, side)
     except Exception as error:  # saving failed (encoding, nbgrader, the file system): only this unit
         detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
         return _record_failure(course, unit, f"its graded notebook could not be saved ({detail})")
 
 
-def _save(course: Course, unit: Unit, notebook: NotebookNode, timings: Counter) -> UnitRecord:
+def _save(course: Course, unit: Unit, notebook: NotebookNode, timings: Counter, side: str) -> UnitRecord:
     resources = _resources(course, unit)
-    steps = _steps(unit.root).in_supervisor
-    notebook, resources = _run_steps(steps, notebook, resources, timings, "supervisor")
-    with _timer(timings, "supervisor:write"):
+    steps = _steps(unit.root).saving
+    notebook, resources = _run_steps(steps, notebook, resources, timings, side)
+    with _timer(timings, f"{side}:write"):
         graded = course.folder("autograded", unit.assignment, unit.student)
         write_notebook(notebook, graded / f"{unit.notebook}.ipynb")
         _copy_support_files(course, unit, graded)

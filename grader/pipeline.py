@@ -1,12 +1,12 @@
 """The grading steps, exactly as the course's nbgrader config lists them for `nbgrader autograde`.
 
 `grader autograde` runs the same two lists (Autograde.sanitize_preprocessors, then
-Autograde.autograde_preprocessors), built the way nbgrader's exporter builds them. It only decides
-where each step runs: the sanitize steps, the autograde steps up to the executing one and the
-nbgrader steps right after it that only change the notebook (IgnorePattern, ClearMetadata,
-LimitOutput) run in a worker (beside the sandbox); from the first other step on (saving grades,
-late penalties, checks, any step of the course's own) everything runs in the supervising process,
-which alone writes the gradebook.
+Autograde.autograde_preprocessors), built the way nbgrader's exporter builds them. It splits them in two:
+the sanitize steps, the autograde steps up to the executing one and the nbgrader steps right after
+it that only change the notebook (IgnorePattern, ClearMetadata, LimitOutput) execute the notebook;
+from the first other step on (saving grades, late penalties, checks, any step of the course's own)
+the steps save it. A worker of this machine runs both lists; on a Dask cluster a worker executes
+and the supervising process saves, so only its machine writes the gradebook.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from traitlets.utils.importstring import import_item
 from grader.errors import GraderError
 
 # Steps that only change the notebook in hand (no gradebook, no files): after the executing step they
-# run in the worker too, sparing the supervisor. Exact classes only: a subclass may do more.
+# go with it (on a Dask cluster: in the worker, sparing the supervisor). Exact classes only: a subclass
+# may do more.
 NOTEBOOK_ONLY = (IgnorePattern, LimitOutput, ClearOutput, ClearMetadataPreprocessor, ClearOutputPreprocessor)
 
 
@@ -32,12 +33,12 @@ NOTEBOOK_ONLY = (IgnorePattern, LimitOutput, ClearOutput, ClearMetadataPreproces
 class GradingSteps:
     """The configured steps, split after the notebook has been executed."""
 
-    in_worker: tuple[Preprocessor, ...]
-    in_supervisor: tuple[Preprocessor, ...]
+    executing: tuple[Preprocessor, ...]
+    saving: tuple[Preprocessor, ...]
 
     def executor(self) -> Preprocessor:
         """The step that executes the notebook."""
-        return next(step for step in self.in_worker if _executes(step))
+        return next(step for step in self.executing if _executes(step))
 
 
 def configured_names(config: Config, trait: str) -> list:

@@ -100,6 +100,9 @@ def test_parallel_and_sequential_grading_give_identical_scores(ungraded, referen
     assert _outcome(course) == _outcome(reference[0])
     assert result.not_graded == reference[1].not_graded
     assert sorted(result.graded) == sorted(reference[1].graded)
+    # the workers saved their notebooks themselves; sequentially, this process did
+    assert result.timings["worker:SaveAutoGrades"] > 0 and "supervisor:SaveAutoGrades" not in result.timings
+    assert reference[1].timings["supervisor:SaveAutoGrades"] > 0
 
 
 def test_an_interrupted_run_resumes_without_grading_again_what_is_done(ungraded, reference, tmp_path):
@@ -190,6 +193,8 @@ def test_grading_on_a_dask_cluster_gives_identical_scores(ungraded, reference, t
         result = autograde(course, scheduler=cluster.scheduler_address)
     assert _outcome(course) == _outcome(reference[0])
     assert result.not_graded == reference[1].not_graded
+    # the cluster's workers only executed: this machine alone saved the grades
+    assert result.timings["supervisor:SaveAutoGrades"] > 0 and "worker:SaveAutoGrades" not in result.timings
 
 
 def test_plain_nbgrader_autograde_gives_the_same_scores(ungraded, reference, tmp_path):

@@ -81,7 +81,7 @@ def test_both_commands_build_the_steps_the_config_lists(graded_twice):
     ours, _ = graded_twice
     config = ours.config()
     steps = grading_steps(config)
-    built = [type(step) for step in (*steps.in_worker, *steps.in_supervisor)]
+    built = [type(step) for step in (*steps.executing, *steps.saving)]
     listed = [import_item(n) if isinstance(n, str) else n
               for n in configured_names(config, "sanitize_preprocessors")
               + configured_names(config, "autograde_preprocessors")]
