@@ -397,9 +397,9 @@ def breakdown(run: Run) -> list[tuple[str, float, float | None]]:
     for side in ("worker", "supervisor"):
         keys = steps(side)
         gradebook = [k for k in keys if k.split(":", 1)[1] in GRADEBOOK_STEPS]
-        for label, chosen in (("gradebook", gradebook), ("other", [k for k in keys if k not in gradebook])):
-            names = ", ".join(k.split(":")[1] for k in chosen) or "none"
-            rows.append((f"{side}: {label} nbgrader steps ({names})"[:72], per(sum(t[k] for k in chosen)),
+        for label, chosen in (("SaveAutoGrades, AssignLatePenalties", gradebook),
+                              ("nbgrader's other steps", [k for k in keys if k not in gradebook])):
+            rows.append((f"{side}: {label}", per(sum(t[k] for k in chosen)),
                          per(sum(t[k + " cpu"] for k in chosen))))
         rows.append((f"{side}: graded notebook, files, record", per(t[f"{side}:write"]),
                      per(t[f"{side}:write cpu"])))
