@@ -70,7 +70,7 @@ def prewarm() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy  # noqa: F401
+    import numpy.random  # noqa: F401 - numpy, and what initialises weights (each world imported it again)
     from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
 
     plt.show = lambda *args, **kwargs: None
