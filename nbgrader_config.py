@@ -24,7 +24,8 @@ c.GraderFolders.exports_directory = os.path.join("autograded", "exports")
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store", "__MACOSX"]
 
 # The grading pipeline of both `nbgrader autograde` and `grader autograde` (which runs these same lists
-# in its workers; on a Dask cluster the rest after SandboxedExecute in the supervising process). Student cells run in a sandbox and every test is decided in the trusted process
+# in its workers; on a Dask cluster the rest after SandboxedExecute in the supervising process).
+# Student cells run in a sandbox and every test is decided in the trusted process
 # (grader.preprocessors.SandboxedExecute replaces nbgrader's Execute; see docs/sandbox.md).
 c.Autograde.autograde_preprocessors = [
     "grader.preprocessors.SandboxedExecute",
