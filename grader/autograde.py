@@ -382,7 +382,7 @@ def grade_unit(unit: Unit) -> dict:
 def grade_and_save(unit: Unit) -> dict:
     """grade_unit, then finish, in this process (a worker of this machine's pool): the outcome is the
     unit's record and where its time went."""
-    with _quick_sqlite_commits():  # this process's connections to the gradebook, as the supervisor's
+    with _quick_sqlite_commits(), reused_setup():  # as the supervisor's autograde() has them
         outcome = grade_unit(unit)
         timings = Counter(outcome.pop("timings"))
         record = finish(Course(Path(unit.root)), unit, outcome, timings, side="worker")
@@ -449,8 +449,7 @@ def finish(course: Course, unit: Unit, outcome: dict, timings: Counter | None = 
         with _timer(timings, f"{side}:failures"):
             return _record_failure(course, unit, str(outcome["error"]))
     try:
-        with reused_setup():
-            return _save(course, unit, from_dict(outcome["notebook"]), timings, side)
+        return _save(course, unit, from_dict(outcome["notebook"]), timings, side)
     except Exception as error:  # saving failed (encoding, nbgrader, the file system): only this unit
         detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
         return _record_failure(course, unit, f"its graded notebook could not be saved ({detail})")

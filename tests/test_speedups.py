@@ -56,17 +56,22 @@ def test_the_gradebooks_tables_are_checked_once_per_engine(tmp_path: Path):
         with reused_setup():
             with Gradebook(url) as first:  # a new gradebook: its tables are created, as nbgrader does
                 first.add_student("s1")
-            checking = [s for s in statements if "PRAGMA" in s or "sqlite_master" in s]
+            checking = _table_checks(statements)
             statements.clear()
             with Gradebook(url) as second:
                 assert [s.id for s in second.students] == ["s1"]
-            assert checking and not [s for s in statements if "PRAGMA" in s or "sqlite_master" in s]
+            assert checking and not _table_checks(statements)
         assert "create_all" not in vars(nbgrader.api.Base.metadata)  # MetaData's own method again
         statements.clear()
         with Gradebook(url):
-            assert [s for s in statements if "PRAGMA" in s or "sqlite_master" in s]  # outside: every time
+            assert _table_checks(statements)  # outside: every time
     finally:
         sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+
+
+def _table_checks(statements: list[str]) -> list[str]:
+    """The SQL statements that ask SQLite which tables exist and what they hold."""
+    return [s for s in statements if "PRAGMA" in s or "sqlite_master" in s]
 
 
 def _notebook_with_grade_cell(points: object):
