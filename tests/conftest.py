@@ -97,6 +97,9 @@ def chromium() -> Iterator:
                  "--disable-dev-shm-usage", "--window-size=1280,1024", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    # A student's browser window has the focus; a headless one with a fresh profile may not, and then
+    # JupyterLab tracks no current widget (shell.currentWidget stays null while the notebook is open).
+    driver.execute_cdp_cmd("Emulation.setFocusEmulationEnabled", {"enabled": True})
     try:
         yield driver
     finally:
