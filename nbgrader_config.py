@@ -41,11 +41,11 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.DeduplicateIds",
     "grader.preprocessors.DropEmptyNbgraderMetadata",
     "nbgrader.preprocessors.OverwriteKernelspec",
-    "nbgrader.preprocessors.OverwriteCells",
+    "grader.preprocessors.OverwriteCellsReadOnce",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 # A test cell the student deleted is put back (and run), instead of silently not counting.
-c.OverwriteCells.add_missing_cells = True
+c.OverwriteCells.add_missing_cells = True  # OverwriteCellsReadOnce is an OverwriteCells
 
 c.SandboxedExecute.memory_bytes = 1 << 30
 c.SandboxedExecute.wall_seconds = 120

@@ -6,11 +6,13 @@ import atexit
 import html
 import re
 from pathlib import Path
+from typing import Any
 
 import bleach
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from nbgrader.api import GradeCell, MissingEntry, TaskCell
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Float, Integer, List
 
 from grader.notebooks import is_test
@@ -87,6 +89,69 @@ class SandboxedExecute(NbGraderPreprocessor):
         if run.problems:
             run.notebook.metadata[PROBLEMS] = list(run.problems)
         return run.notebook, resources
+
+
+class OverwriteCellsReadOnce(OverwriteCells):
+    """nbgrader's OverwriteCells, with the notebook's cells read from the gradebook once (three queries)
+    instead of one or two queries per cell: the same cells are compared and put back, the same changes
+    reported, the same missing cells added."""
+
+    def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
+                        cell_index: int) -> tuple[NotebookNode, ResourcesDict]:
+        if not isinstance(self.gradebook, _CellsReadOnce):  # the parent opened this notebook's Gradebook
+            self.gradebook = _CellsReadOnce(self.gradebook, self.notebook_id, self.assignment_id)
+        return super().preprocess_cell(cell, resources, cell_index)
+
+
+class _CellsReadOnce:
+    """A Gradebook that reads one notebook and its cells once: find_notebook, find_source_cell and
+    find_graded_cell of that notebook answer from that read (nothing is written meanwhile)."""
+
+    def __init__(self, gradebook: Any, notebook: str, assignment: str) -> None:
+        self._gradebook, self._notebook = gradebook, (notebook, assignment)
+        self._found: Any = None
+        self._cells: tuple[dict, dict] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._gradebook, name)
+
+    def find_notebook(self, name: str, assignment: str) -> Any:
+        if (name, assignment) != self._notebook:
+            return self._gradebook.find_notebook(name, assignment)
+        if self._found is None:
+            self._found = self._gradebook.find_notebook(name, assignment)
+        return self._found
+
+    def find_source_cell(self, name: str, notebook: str, assignment: str) -> Any:
+        if (notebook, assignment) != self._notebook:
+            return self._gradebook.find_source_cell(name, notebook, assignment)
+        return self._find(0, name, "source cell")
+
+    def find_graded_cell(self, name: str, notebook: str, assignment: str) -> Any:
+        if (notebook, assignment) != self._notebook:
+            return self._gradebook.find_graded_cell(name, notebook, assignment)
+        return self._find(1, name, "grade cell")
+
+    def _find(self, kind: int, name: str, what: str) -> Any:
+        if self._cells is None:
+            self._cells = self._read()
+        if name not in self._cells[kind]:
+            notebook, assignment = self._notebook
+            raise MissingEntry(f"No such {what}: {assignment}/{notebook}/{name}")
+        return self._cells[kind][name]
+
+    def _read(self) -> tuple[dict, dict]:
+        """The notebook's source cells, and its graded cells (a grade cell before a task cell of the
+        same name, as Gradebook.find_graded_cell looks them up), by name."""
+        try:
+            notebook = self.find_notebook(*self._notebook)
+        except MissingEntry:
+            return {}, {}
+        graded = {}
+        for kind in (TaskCell, GradeCell):  # each with all its columns, in one query
+            graded.update((cell.name, cell) for cell in
+                          self._gradebook.db.query(kind).filter(kind.notebook_id == notebook.id))
+        return {cell.name: cell for cell in notebook.source_cells}, graded
 
 
 class ClearHiddenTestsSafely(ClearHiddenTests):

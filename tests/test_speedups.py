@@ -5,19 +5,25 @@ Real nbgrader (its Gradebook, CheckCellMetadata), the real sandbox (bubblewrap, 
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import nbgrader.api
 import pytest
 import sqlalchemy
-from nbformat import v4
+from nbformat import NotebookNode, v4
 from nbgrader.api import Gradebook
-from nbgrader.preprocessors import CheckCellMetadata
+from nbgrader.preprocessors import CheckCellMetadata, OverwriteCells
 
-from grader.course import _put_tools_on_path
-from grader.preprocessors import SandboxedExecute
+from grader.classroom import release_notebook
+from grader.course import Course, _put_tools_on_path
+from grader.pipeline import configured_names
+from grader.preprocessors import OverwriteCellsReadOnce, SandboxedExecute
 from grader.reuse import reused_setup
 from grader.sandbox.trusted import execute, load_checks
 from grader.sandbox.zygote import Zygote, bubblewrap_available
@@ -25,6 +31,7 @@ from tests.test_isolation import _notebook
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKS = REPO / "source" / "lecture01" / "checks.py"
+ASSIGNMENT, SVM = "lecture01", "02_svm_loss"
 
 
 def test_gradebooks_share_one_engine_only_while_grading(tmp_path: Path):
@@ -198,3 +205,85 @@ def test_a_replay_runs_the_python_that_ipythons_syntax_became():
     assert "(shell command not run while grading: ls)" in graded[0].outputs[0]["text"]
     assert [cell.outputs[0]["text"] for cell in graded[1:]] == ["42\n", "42\n"]
     assert timings["replays"] > 0 and not timings["tests run again"]
+
+
+_LAID_OUT_FIGURE = '''
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(4, 2.5))
+ax.plot([0, 1, 4], label=r"$\\hat{y} = x^2$")
+ax.set_title("precision = 0.60, recall = 0.60")
+ax.set_ylabel("a long label that tight_layout moves")
+ax.legend()
+fig.tight_layout()
+'''
+
+_COUNT_DRAWS = '''
+from matplotlib.figure import Figure
+draws = []
+_draw = Figure.draw
+Figure.draw = lambda self, renderer: (draws.append(1), _draw(self, renderer))[1]
+'''
+
+
+@needs_sandbox
+def test_a_laid_out_figure_is_drawn_once_into_the_pixels_matplotlib_saves(tmp_path: Path):
+    """After tight_layout a figure keeps an idle layout engine, for which savefig drew it twice. The
+    graded notebook's figure is drawn once, and is byte for byte what savefig gives in a plain Python."""
+    graded, _ = _grade(_COUNT_DRAWS + _LAID_OUT_FIGURE, "print(len(draws))", tests=())
+    figure = next(output["data"]["image/png"] for output in graded[0].outputs if "data" in output)
+    assert graded[1].outputs[0]["text"] == "1\n"
+    reference = tmp_path / "reference.png"
+    script = (_COUNT_DRAWS + _LAID_OUT_FIGURE
+              + f"fig.savefig({str(reference)!r}, format='png', dpi=72)\nassert len(draws) == 2, draws\n")
+    subprocess.run([sys.executable, "-c", script], check=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert base64.b64decode(figure) == reference.read_bytes()
+
+
+def _tampered(course) -> NotebookNode:
+    """A released notebook a student changed the ways OverwriteCells looks at: a locked test cell's code
+    and points, a cell's type, and a deleted test cell."""
+    notebook = release_notebook(course, SVM)
+    tests = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    tests[0].source = "print('all tests passed')"
+    tests[0].metadata.nbgrader["points"] = 100
+    answer = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution"))
+    answer.cell_type = "markdown"
+    answer.pop("outputs", None)
+    answer.pop("execution_count", None)
+    notebook.cells.remove(tests[-1])
+    return notebook
+
+
+def test_overwriting_cells_from_one_read_does_what_nbgraders_overwritecells_does(course):
+    """The same notebook comes out of nbgrader's OverwriteCells and of OverwriteCellsReadOnce (the
+    course's step), from far fewer queries of the gradebook."""
+    resources = {"nbgrader": {"notebook": SVM, "assignment": ASSIGNMENT, "db_url": course.db_url}}
+    outcomes, queries = {}, {}
+    for step in (OverwriteCells(add_missing_cells=True), OverwriteCellsReadOnce(add_missing_cells=True)):
+        statements: list[str] = []
+
+        def record(_connection, _cursor, statement, *_, seen: list[str] = statements):
+            seen.append(statement)
+
+        sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+        try:
+            notebook, _ = step.preprocess(_tampered(course), json.loads(json.dumps(resources)))
+        finally:
+            sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+        for cell in notebook.cells:
+            cell.pop("id", None)  # a cell added back gets a new random id
+        outcomes[type(step).__name__] = json.dumps(notebook, sort_keys=True)
+        queries[type(step).__name__] = sum(statement.lstrip().upper().startswith("SELECT")
+                                           for statement in statements)
+    assert outcomes["OverwriteCellsReadOnce"] == outcomes["OverwriteCells"]
+    assert "all tests passed" not in outcomes["OverwriteCells"]  # the locked test cell was put back
+    assert "was missing from the submission" in outcomes["OverwriteCells"]  # the deleted one added back
+    assert queries["OverwriteCellsReadOnce"] <= 7 < 2 * 7 < queries["OverwriteCells"], queries
+
+
+def test_the_course_overwrites_cells_with_the_step_that_reads_them_once():
+    names = configured_names(Course(REPO).config(), "sanitize_preprocessors")
+    assert "grader.preprocessors.OverwriteCellsReadOnce" in names
+    assert "nbgrader.preprocessors.OverwriteCells" not in names
