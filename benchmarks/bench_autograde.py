@@ -8,7 +8,9 @@ they differ), and prints wall seconds per notebook, their ratio and the peak mem
 command's process tree (the sum of its processes' PSS, sampled every 50 ms). Beside it, from the
 same grading: where the time of one notebook went (autograde's own timings, see
 grader.autograde.AutogradeResult.timings), the sandbox's share split by a py-spy profile when
-py-spy is installed (`--profile`, a further grading of the same class). A class of one student is
+py-spy is installed (`--profile`, a further grading of the same class). Below the ratio, the floor:
+the graded notebooks run with no grader at all (own_cost.py), the least any grader could take per
+notebook on this machine, and the most it could gain over plain nbgrader. A class of one student is
 graded first to warm the caches and is not counted.
 
     python benchmarks/bench_autograde.py                          # N = 10
@@ -43,6 +45,9 @@ from grader.course import Course, _python_path, new_course
 from grader.release import release
 from grader.samples import all_samples
 from grader.scores import cell_scores
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from own_cost import own_cpu_seconds  # beside this script
 
 ASSIGNMENT = "lecture01"  # the assignment of the course these build
 
@@ -240,6 +245,7 @@ def grade_all(template: Course, work: Path, students: int, args: argparse.Namesp
             print(f"  N={students}: {name} gives the same scores as grader autograde", flush=True)
         if name != "nbgrader":  # a Jupyter kernel words errors and tracebacks its own way
             print(f"  N={students}: {name}: {compare_outputs(graded_outputs(copy), outputs)}", flush=True)
+    runs["grader"].timings["own"] = own_cost(ours, students)
     if args.profile and students == max(args.sizes):
         profiled = _copy(Course(template.root), work / f"profiled-{students}")
         synthetic_class(profiled, students)
@@ -247,6 +253,19 @@ def grade_all(template: Course, work: Path, students: int, args: argparse.Namesp
         grade_with_grader(profiled, notebooks, args.workers, package=args.package, profile=raw)
         runs["grader"].timings["profile"] = sandbox_shares(raw)
     return runs
+
+
+SAMPLED_STUDENTS = 100  # the notebooks' own cost is measured on the first 100 students' notebooks
+
+
+def own_cost(course: Course, students: int) -> float:
+    """CPU seconds per notebook of the class's graded notebooks run with no grader at all (own_cost.py),
+    on its first SAMPLED_STUDENTS students; a notebook that could not be graded costs nothing."""
+    sampled = sorted(course.students("autograded", ASSIGNMENT))[:SAMPLED_STUDENTS]
+    paths = [path for student in sampled
+             for path in sorted(course.folder("autograded", ASSIGNMENT, student).glob("*.ipynb"))]
+    seconds = own_cpu_seconds(paths, course.folder("release", ASSIGNMENT))
+    return sum(seconds) / (min(students, SAMPLED_STUDENTS) * len(course.notebook_names()))
 
 
 def graded_outputs(course: Course) -> dict[tuple[str, str, int], str]:
@@ -349,6 +368,26 @@ def _print_row(students: int, runs: dict[str, Run], header: bool) -> None:
           flush=True)
     if "dask" in runs:
         print(f"{'':>5} {'':>9}   on a local Dask cluster of 2 workers: {runs['dask'].per_notebook:.3f} s/nb")
+    if ours.timings.get("own"):
+        _print_floor(plain, ours)
+
+
+NBGRADER_STEP_ROWS = ("SaveAutoGrades, AssignLatePenalties", "nbgrader's other steps")  # rows of breakdown()
+
+
+def _print_floor(plain: Run | None, ours: Run) -> None:
+    """The least any grader could take per notebook on this machine: the notebooks' own CPU (own_cost.py),
+    alone and with nbgrader's own steps as this run measured them, spread over the cores."""
+    cores = os.cpu_count() or 1
+    own = ours.timings["own"]
+    steps = sum(cpu for part, _, cpu in breakdown(ours) if cpu is not None
+                and part.split(": ", 1)[-1] in NBGRADER_STEP_ROWS)
+    for label, cpu in (("the notebooks' own cost, with no grader", own),
+                       ("  and nbgrader's steps (CPU as measured above)", own + steps / 1000)):
+        floor = cpu / cores
+        ceiling = f", at most {plain.per_notebook / floor:4.1f}x plain nbgrader" if plain else ""
+        print(f"{'':>16}{label + ':':<50} {1000 * cpu:4.0f} ms CPU per notebook; on {cores} cores at least "
+              f"{floor:.3f} s/nb{ceiling} (grader autograde: {ours.per_notebook / floor:.2f}x that)")
 
 
 SANDBOX_STEP = "worker:SandboxedExecute"
