@@ -99,6 +99,15 @@ class Run:
     peak_mb: float
     notebooks: int
     timings: dict = field(default_factory=dict)
+    cpu_samples: list = field(default_factory=list)  # (seconds since the start, busy, all jiffies)
+
+    def busy(self, since: float = 0.0, until: float | None = None) -> float | None:
+        """How busy the machine's cores were (0-1) between two moments of the run, from /proc/stat."""
+        window = [sample for sample in self.cpu_samples
+                  if since <= sample[0] <= (self.seconds if until is None else until)]
+        if len(window) < 2 or window[-1][2] == window[0][2]:
+            return None
+        return (window[-1][1] - window[0][1]) / (window[-1][2] - window[0][2])
 
     @property
     def per_notebook(self) -> float:
@@ -185,14 +194,26 @@ def measure(argv: list[str], cwd: Path, notebooks: int, python_path: str | None 
     stderr: list[bytes] = []
     reader = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)
     reader.start()
+    samples = [(0.0, *_cpu_jiffies())]
     while process.poll() is None:
         peak = max(peak, tree_memory(process.pid))
         time.sleep(0.05)
+        samples.append((time.perf_counter() - start, *_cpu_jiffies()))
     seconds = time.perf_counter() - start
     reader.join()
     if process.returncode not in (0, 1):  # nbgrader exits 1 when a notebook could not be graded
         raise SystemExit(f"{argv[:4]} failed ({process.returncode}):\n{b''.join(stderr).decode()[-3000:]}")
-    return Run(seconds, peak / 2**20, notebooks)
+    return Run(seconds, peak / 2**20, notebooks, cpu_samples=samples)
+
+
+def _cpu_jiffies() -> tuple[int, int]:
+    """(busy, all) jiffies of the machine's cores so far (/proc/stat's first line); (0, 0) without it."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = sum(fields[3:5])  # idle, iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def grade_with_grader(course: Course, notebooks: int, workers: int | None, scheduler: str | None = None,
@@ -423,6 +444,7 @@ def breakdown(run: Run) -> list[tuple[str, float, float | None]]:
     worlds = t["sandbox:worlds"] + t["sandbox:test worlds"]
     for part, value in (("opening worlds (fork, namespaces, folders)", worlds),
                         ("the notebook's cells and figures (its own cost)", t["sandbox:cells"]),
+                        ("  of it, rendering figures to PNG (timed by the sandbox)", t["sandbox:figures"]),
                         ("replaying the cells for test cells", t["sandbox:replays"]),
                         ("test cells: their calls and checks", tests_own)):
         rows.append((f"  part: {part}", per(value), None))
@@ -462,6 +484,12 @@ def _print_breakdown(students: int, runs: dict[str, Run]) -> None:
             _, wall, cpu = rows[index] if index < len(rows) else (part, 0.0, None)
             cells.append(f" {wall:8.1f} / {cpu:6.1f}" if cpu is not None else f" {wall:8.1f} /      -")
         print(f"  {part:<72}" + "".join(cells))
+    ours = runs["grader"]
+    first = ours.timings.get("imports", 0) + ours.timings.get("supervisor:first", 0)
+    shares = [ours.busy(), ours.busy(until=first), ours.busy(since=first)]
+    if None not in shares:
+        print(f"  the machine's cores busy (/proc/stat) while grader autograde ran: {shares[0]:.0%}; until "
+              f"its first notebook was graded ({first:.1f} s): {shares[1]:.0%}; after: {shares[2]:.0%}")
     again = runs["grader"].timings.get("sandbox:tests run again", 0)
     units = runs["grader"].timings.get("units") or runs["grader"].notebooks
     print(f"  test cells that failed with pyplot's stand-in and ran again with matplotlib: {again} "

@@ -231,9 +231,10 @@ Figure.draw = lambda self, renderer: (draws.append(1), _draw(self, renderer))[1]
 def test_a_laid_out_figure_is_drawn_once_into_the_pixels_matplotlib_saves(tmp_path: Path):
     """After tight_layout a figure keeps an idle layout engine, for which savefig drew it twice. The
     graded notebook's figure is drawn once, and is byte for byte what savefig gives in a plain Python."""
-    graded, _ = _grade(_COUNT_DRAWS + _LAID_OUT_FIGURE, "print(len(draws))", tests=())
+    graded, timings = _grade(_COUNT_DRAWS + _LAID_OUT_FIGURE, "print(len(draws))", tests=())
     figure = next(output["data"]["image/png"] for output in graded[0].outputs if "data" in output)
     assert graded[1].outputs[0]["text"] == "1\n"
+    assert 0 < timings["figures"] < timings["cells"]  # the breakdown's rendering, a part of the cells' time
     reference = tmp_path / "reference.png"
     script = (_COUNT_DRAWS + _LAID_OUT_FIGURE
               + f"fig.savefig({str(reference)!r}, format='png', dpi=72)\nassert len(draws) == 2, draws\n")

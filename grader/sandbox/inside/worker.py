@@ -584,8 +584,10 @@ def _run_cell(source: str, namespace: dict, quiet: bool = False, python: bool = 
         except BaseException as exception:  # the student's code may raise anything, even SystemExit
             error = {"ename": type(exception).__name__, "evalue": str(exception)[:_Output.text],
                      "traceback": _student_traceback(exception)}
-    return {"stdout": out.getvalue(), "stderr": err.getvalue(), "result": result_text,
-            "figures": _figures(render=not quiet), "error": error, "python": code}
+    rendering = time.perf_counter()
+    figures = _figures(render=not quiet)
+    return {"stdout": out.getvalue(), "stderr": err.getvalue(), "result": result_text, "figures": figures,
+            "error": error, "python": code, "rendered in": time.perf_counter() - rendering}
 
 
 def _show_warning_on(stream: io.StringIO):
