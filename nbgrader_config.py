@@ -41,6 +41,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.DeduplicateIds",
     "grader.preprocessors.DropEmptyNbgraderMetadata",
     "nbgrader.preprocessors.OverwriteKernelspec",
+    "grader.preprocessors.ForeignCellsAsOrdinary",
     "grader.preprocessors.OverwriteCellsReadOnce",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 import bleach
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
-from nbgrader.api import GradeCell, MissingEntry, TaskCell
+from nbgrader.api import Gradebook, GradeCell, MissingEntry, TaskCell
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Float, Integer, List
 
@@ -89,6 +89,33 @@ class SandboxedExecute(NbGraderPreprocessor):
         if run.problems:
             run.notebook.metadata[PROBLEMS] = list(run.problems)
         return run.notebook, resources
+
+
+class ForeignCellsAsOrdinary(NbGraderPreprocessor):
+    """A cell whose grade_id is none of this notebook's cells (pasted from another notebook, or from a
+    release whose ids have changed since) becomes an ordinary cell: its code still runs. nbgrader's
+    OverwriteCells would drop its id and then fail adding the missing cells back, and so the whole
+    notebook would not be graded. A test cell renamed this way is added back from the gradebook."""
+
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        ids = [cell.metadata.nbgrader.get("grade_id") for cell in nb.cells
+               if isinstance(cell.get("metadata", {}).get("nbgrader"), dict)]
+        if not any(ids):
+            return nb, resources
+        notebook, assignment = resources["nbgrader"]["notebook"], resources["nbgrader"]["assignment"]
+        with Gradebook(resources["nbgrader"]["db_url"]) as gradebook:
+            try:
+                known = {cell.name for cell in gradebook.find_notebook(notebook, assignment).source_cells}
+            except MissingEntry:
+                return nb, resources  # not this tool's question: OverwriteCells reports it
+        for cell in nb.cells:
+            marks = cell.get("metadata", {}).get("nbgrader")
+            grade_id = marks.get("grade_id") if isinstance(marks, dict) else None
+            if grade_id is not None and grade_id not in known:
+                self.log.warning("Cell %r is not a cell of %s; it is graded as an ordinary cell", grade_id,
+                                 notebook)
+                del cell.metadata["nbgrader"]
+        return nb, resources
 
 
 class OverwriteCellsReadOnce(OverwriteCells):

@@ -48,8 +48,34 @@ def graded(released_template: Course, tmp_path_factory) -> tuple[Course, Autogra
     broken = {name: solved_notebook(course, name) for name in names}
     broken[BROKEN_NOTEBOOK] = b'{"cells": [{"cell_type": "code", "source": "def softmax(S'
     submit(course, "broken", broken)
+    submit(course, "pasted", {SVM: _with_foreign_cells(course)})
     result = autograde(course)
     return course, result, cell_scores(course)
+
+
+SVM = "02_svm_loss"
+
+
+def _with_foreign_cells(course: Course):
+    """A correct SVM notebook, with notebook 01's sigmoid cell pasted in and a test cell whose grade_id
+    was renamed (as a release whose ids changed since would have it)."""
+    notebook = solved_notebook(course, SVM)
+    sigmoid = next(cell for cell in solved_notebook(course, "01_forward_propagation").cells
+                   if cell.metadata.get("nbgrader", {}).get("grade_id") == "sigmoid")
+    notebook.cells.insert(3, sigmoid)
+    renamed = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade"))
+    renamed.metadata.nbgrader["grade_id"] = "test_from_an_older_release"
+    return notebook
+
+
+def test_cells_foreign_to_the_notebook_cost_nothing(graded):
+    """Pasted from another notebook or renamed, such cells are graded as ordinary cells: nbgrader's own
+    OverwriteCells would have failed, and the whole notebook would not have been graded."""
+    _, result, rows = graded
+    assert ("pasted", SVM) not in result.not_graded
+    scores = _scores(rows, "pasted", SVM)
+    assert scores and not _failed(scores)
+    assert {r.cell for r in scores} == {r.cell for r in _scores(rows, "solution", SVM)}
 
 
 def _scores(rows: list[CellScore], student: str, notebook: str | None = None) -> list[CellScore]:
