@@ -1,11 +1,11 @@
 """The notebooks' own cost: what running a graded class costs with no grader at all.
 
 Each graded notebook of the class (the student's cells, the instructor's cells and the test cells,
-hidden tests included) runs in a fork of a warm plain Python (numpy and matplotlib imported, one
-figure drawn), cell after cell in one namespace, with its figures rendered to PNG after each cell as
-the graded notebook shows them. No sandbox, no isolation per test cell, no nbgrader, no gradebook:
-the floor under any grader that runs the notebooks and shows their figures. The CPU time of each
-fork is measured (the fastest of a few runs), so a busy machine raises it little.
+hidden tests included) runs in a fork of a warm plain Python (warmed up as the sandbox's zygote is),
+cell after cell in one namespace, with its figures rendered to PNG after each cell as the graded
+notebook shows them (the sandbox worker's own functions). No sandbox, no isolation per test cell, no
+nbgrader, no gradebook: the floor under any grader that runs the notebooks and shows their figures.
+The CPU time of each fork is measured (the fastest of a few runs), so a busy machine raises it little.
 """
 
 from __future__ import annotations
@@ -15,41 +15,33 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Runs in a process of its own: argv[1] the folder of checks.py; stdin a JSON list of notebook paths.
+REPO = Path(__file__).resolve().parent.parent
+SANDBOX_INSIDE = REPO / "grader" / "sandbox" / "inside"
+
+# Runs in a process of its own: argv[1] the folder of checks.py, argv[2] the runs per notebook, argv[3]
+# the sandbox's worker.py folder; stdin a JSON list of notebook paths. It warms up, executes the cells
+# and renders the figures with the sandbox worker's own functions (prewarm, _execute, _figures), so
+# the floor is the same work the grader does in a world, without the world.
 MEASURE = r"""
-import ast, gc, io, json, os, resource, signal, sys
-os.environ["MPLBACKEND"] = "Agg"
-import numpy.random  # noqa: F401
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib.layout_engine import PlaceHolderLayoutEngine
+import gc, json, os, signal, sys
+sys.path[:0] = [sys.argv[3], sys.argv[1]]
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
-plt.show = lambda *args, **kwargs: None
-sys.path.insert(0, sys.argv[1])
+import worker
+from grader.sandbox.zygote import Limits
 paths, runs = json.load(sys.stdin), int(sys.argv[2])
-
-def figures():
-    for number in plt.get_fignums():
-        figure = plt.figure(number)
-        if type(figure.get_layout_engine()) is PlaceHolderLayoutEngine:
-            figure._layout_engine = None  # as the grader renders it: one draw, the same pixels
-        figure.savefig(io.BytesIO(), format="png", dpi=72)
-    plt.close("all")
+limits = Limits(memory_bytes=0, cpu_seconds=0, wall_seconds=0, cell_seconds=0)
+worker._Output.text, worker._Output.figure_bytes, worker._Output.figures = (
+    limits.text, limits.figure_bytes, limits.figures)
 
 def run_cells(cells):
     namespace = {"__name__": "__main__"}
     for source in cells:
         try:
-            tree = ast.parse(TransformerManager().transform_cell(source))
-            last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-            exec(compile(tree, "<cell>", "exec"), namespace)
-            if last is not None:
-                repr(eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace))
+            worker._execute(TransformerManager().transform_cell(source), namespace)
         except BaseException:
             pass
-        figures()
+        worker._figures()
 
 def cpu_of_one_run(cells):
     pid = os.fork()
@@ -65,11 +57,7 @@ def cpu_of_one_run(cells):
     _, _, usage = os.wait4(pid, 0)
     return usage.ru_utime + usage.ru_stime
 
-fig, ax = plt.subplots()
-ax.plot([0, 1], label=r"$\sigma(z)$")
-ax.set_title("warm-up")
-ax.legend()
-figures()
+worker.prewarm()
 gc.collect()
 gc.freeze()
 seconds = []
@@ -82,7 +70,7 @@ print(json.dumps(seconds))
 
 def own_cpu_seconds(notebooks: list[Path], support: Path, runs: int = 2) -> list[float]:
     """CPU seconds of each notebook's own run (the fastest of `runs`), in a fork of a warm Python."""
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(support), str(runs)],
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(support), str(runs), str(SANDBOX_INSIDE)],
                           input=json.dumps([str(path) for path in notebooks]), capture_output=True,
                           text=True, cwd=support, check=False)
     if done.returncode != 0:
