@@ -98,9 +98,10 @@ class ForeignCellsAsOrdinary(NbGraderPreprocessor):
     notebook would not be graded. A test cell renamed this way is added back from the gradebook."""
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        ids = [cell.metadata.nbgrader.get("grade_id") for cell in nb.cells
-               if isinstance(cell.get("metadata", {}).get("nbgrader"), dict)]
-        if not any(ids):
+        marked = [(cell, marks["grade_id"]) for cell in nb.cells
+                  if isinstance(marks := cell.get("metadata", {}).get("nbgrader"), dict)
+                  and marks.get("grade_id") is not None]
+        if not marked:
             return nb, resources
         notebook, assignment = resources["nbgrader"]["notebook"], resources["nbgrader"]["assignment"]
         with Gradebook(resources["nbgrader"]["db_url"]) as gradebook:
@@ -108,10 +109,8 @@ class ForeignCellsAsOrdinary(NbGraderPreprocessor):
                 known = {cell.name for cell in gradebook.find_notebook(notebook, assignment).source_cells}
             except MissingEntry:
                 return nb, resources  # not this tool's question: OverwriteCells reports it
-        for cell in nb.cells:
-            marks = cell.get("metadata", {}).get("nbgrader")
-            grade_id = marks.get("grade_id") if isinstance(marks, dict) else None
-            if grade_id is not None and grade_id not in known:
+        for cell, grade_id in marked:
+            if grade_id not in known:
                 self.log.warning("Cell %r is not a cell of %s; it is graded as an ordinary cell", grade_id,
                                  notebook)
                 del cell.metadata["nbgrader"]
