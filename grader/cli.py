@@ -33,7 +33,7 @@ def _course(path: Path | None) -> Course:
 
 
 def _fail(error: GraderError) -> None:
-    typer.echo(f"error: {error}", err=True)
+    typer.echo(f"error: {_printable(str(error), newlines=True)}", err=True)
     raise typer.Exit(1)
 
 
@@ -91,9 +91,9 @@ def autograde_command(
     typer.echo(f"graded: {len(result.graded)} students"
                + (f" ({len(result.skipped)} unchanged notebooks skipped)" if result.skipped else ""))
     for (who, notebook), reason in sorted(result.not_graded.items()):
-        typer.echo(f"not graded: {who} {notebook}: {reason}")
+        typer.echo(_printable(f"not graded: {who} {notebook}: {reason}"))
     for who, notebook in result.missing:
-        typer.echo(f"missing: {who} {notebook} (scored 0)")
+        typer.echo(_printable(f"missing: {who} {notebook} (scored 0)"))
 
 
 @app.command("feedback")
@@ -129,7 +129,8 @@ def export_command(
     canvas_assignment: Annotated[str | None, typer.Option(
         "--canvas-assignment", help="Canvas column to fill: 'Title (id)', title or id.")] = None,
     feedback_zip: Annotated[bool, typer.Option(
-        "--feedback-zip", help="Also zip the feedback HTML for Moodle's feedback-file upload.")] = False,
+        "--feedback-zip", help="Also zip the feedback HTML for Moodle's 'Upload multiple feedback files in a "
+        "zip' and Canvas's 'Re-Upload Submissions'.")] = False,
     zero_missing: Annotated[bool, typer.Option(
         "--zero-missing", help="Give 0 to LMS students without a submission (default: no grade).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")] = False,
@@ -174,9 +175,11 @@ def demo_command(
 # --- LMS commands (collect, bundle) are registered here ---
 
 
-def _printable(text: str) -> str:
-    """Text for the terminal: control characters (escape sequences a file name may carry) removed."""
-    return "".join(character if character.isprintable() else "?" for character in text)
+def _printable(text: str, newlines: bool = False) -> str:
+    """Text for the terminal: control characters shown escaped, a long value cut (grader.inert)."""
+    from grader.inert import terminal_safe
+
+    return terminal_safe(text, limit=2000, newlines=newlines)
 
 
 def _given(path: Path | None) -> Path | None:
@@ -216,18 +219,18 @@ def collect_command(
     lms = report.lms.capitalize()
     typer.echo(f"collected: {len(report.collected)} students from {lms} (times from {report.times_from})")
     for line in report.notes:
-        typer.echo(f"note: {line}")
+        typer.echo(f"note: {_printable(line)}")
     for line in report.ignored:
-        typer.echo(f"ignored: {line}")
+        typer.echo(f"ignored: {_printable(line)}")
     for student in report.unchanged:
-        typer.echo(f"unchanged: {student} (collected before, same files)")
+        typer.echo(f"unchanged: {_printable(student)} (collected before, same files)")
     for student in report.kept:
-        typer.echo(f"kept: {student} was collected before and the download differs; "
+        typer.echo(f"kept: {_printable(student)} was collected before and the download differs; "
                    "pass --force to replace it")
     for line in report.problems:
-        typer.echo(f"problem: {line}")
+        typer.echo(f"problem: {_printable(line)}")
     if report.without_submission:
-        typer.echo(f"no submission: {', '.join(report.without_submission)}")
+        typer.echo(_printable(f"no submission: {', '.join(report.without_submission)}"))
     typer.echo(f"registered: {report.registered} students in the gradebook")
 
 

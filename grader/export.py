@@ -7,7 +7,13 @@ Besides the scores CSV, export can write (beside it, in the same folder):
 - ``canvas-grades-import.csv``: a Canvas gradebook import made from the instructor's gradebook export
   (:mod:`grader.lms.canvas_import`);
 - ``moodle-feedback-files.zip``: every Moodle student's feedback HTML in the layout of Moodle's
-  "Upload multiple feedback files in a zip" (:mod:`grader.lms.feedback_zip`).
+  "Upload multiple feedback files in a zip" (:mod:`grader.lms.feedback_zip`);
+- ``canvas-feedback-files.zip``: every Canvas student's feedback HTML named for Canvas's "Re-Upload
+  Submissions" (:mod:`grader.lms.canvas_feedback`).
+
+With --feedback-zip the Moodle zip is written when a Moodle worksheet is given (or, with no LMS file given,
+when Moodle students were graded), the Canvas zip when a Canvas gradebook export is given (or, with no LMS
+file given, when Canvas students were graded).
 
 Every output is checked before anything is written: an existing file needs --force, an input file is never
 overwritten, and a bad worksheet or gradebook export stops the command before any file changes.
@@ -27,16 +33,17 @@ from pathlib import Path
 from grader.course import Course
 from grader.errors import GraderError
 from grader.lms.canvas import assignment_column, read_gradebook
-from grader.lms.canvas_import import canvas_import
+from grader.lms.canvas_feedback import CANVAS_FEEDBACK_ZIP, canvas_feedback_zip
+from grader.lms.canvas_import import CANVAS_IMPORT, canvas_import
 from grader.lms.csvfile import check_writable, neutralize, write_atomically
 from grader.lms.feedback_zip import feedback_zip
 from grader.lms.moodle import read_worksheet
+from grader.lms.roster import CANVAS, MOODLE, parse_student_id
 from grader.lms.student_grades import student_results
 from grader.lms.worksheet import fill_worksheet
 from grader.scores import CellScore, cell_scores, student_totals
 
 MOODLE_WORKSHEET = "moodle-grading-worksheet.csv"
-CANVAS_IMPORT = "canvas-grades-import.csv"
 FEEDBACK_ZIP = "moodle-feedback-files.zip"
 IDENTITY_COLUMNS = ["last_name", "first_name", "email", "lms_user_id"]
 
@@ -128,13 +135,15 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
     targets = [scores]
     targets += [folder / MOODLE_WORKSHEET] if lms.moodle_worksheet else []
     targets += [folder / CANVAS_IMPORT] if lms.canvas_gradebook else []
-    targets += [folder / FEEDBACK_ZIP] if lms.feedback_zip else []
+    results = student_results(course, assignment)
+    moodle_zip, canvas_zip = _feedback_zips(lms, results)
+    targets += [folder / FEEDBACK_ZIP] if moodle_zip else []
+    targets += [folder / CANVAS_FEEDBACK_ZIP] if canvas_zip else []
     check_writable(targets, [path for path in (lms.moodle_worksheet, lms.canvas_gradebook) if path], force)
     sheet = read_worksheet(lms.moodle_worksheet, require_grade=True) if lms.moodle_worksheet else None
     stale = _stale_worksheet(lms.moodle_worksheet, folder / MOODLE_WORKSHEET)
     if lms.canvas_gradebook:
         assignment_column(read_gradebook(lms.canvas_gradebook), lms.canvas_assignment, assignment)
-    results = student_results(course, assignment)
     if not results:
         raise GraderError(f"{course.db_url}: no grades yet; run `grader autograde` first.")
     outputs: list[tuple[Path, bytes]] = []
@@ -148,9 +157,15 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
                                     lms.zero_missing)
         outputs.append((folder / CANVAS_IMPORT, data))
         result.notes += notes
-    if lms.feedback_zip:
+    if moodle_zip:
         data, notes = feedback_zip(course, assignment, results, sheet)
         outputs.append((folder / FEEDBACK_ZIP, data))
+        result.notes += notes
+    if canvas_zip:
+        listed = {p.student_id for p in read_gradebook(lms.canvas_gradebook).participants} \
+            if lms.canvas_gradebook else None
+        data, notes = canvas_feedback_zip(course, assignment, results, listed)
+        outputs.append((folder / CANVAS_FEEDBACK_ZIP, data))
         result.notes += notes
     result.written.append(export_scores(course, scores, force=True, assignment=assignment))
     for path, data in outputs:
@@ -158,6 +173,17 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
         result.written.append(path)
     result.notes = list(dict.fromkeys(result.notes)) + stale + _moodle_upload_order(lms)
     return result
+
+
+def _feedback_zips(lms: LmsFiles, results: dict) -> tuple[bool, bool]:
+    """Which feedback zips --feedback-zip writes: (Moodle's, Canvas's)."""
+    if not lms.feedback_zip:
+        return False, False
+    if lms.moodle_worksheet or lms.canvas_gradebook:
+        return bool(lms.moodle_worksheet), bool(lms.canvas_gradebook)
+    graded = {(parse_student_id(sid) or ("",))[0] for sid in results}
+    moodle = MOODLE in graded or any(sid.startswith(f"{MOODLE}-group-") for sid in results)
+    return moodle or CANVAS not in graded, CANVAS in graded
 
 
 def _stale_worksheet(worksheet: Path | None, earlier: Path) -> list[str]:

@@ -1,11 +1,16 @@
 """Canvas's assignment files: the "Download Submissions" zip and the gradebook export.
 
 "Download Submissions" names each uploaded file
-``<sortable name>[_LATE]_<user id>_<attachment id>_<file name>``: the sortable name ("Doe, Jane") lower
-case with everything but letters, digits and "_" removed ("doejane"), "LATE" when the submission came
-after the due date (matched in any case), the student's Canvas user id, the id of the uploaded file
-(not of the submission), and its name as the student uploaded it (Canvas adds "-1", "-2" to repeated
-names).
+``<sortable name>[_LATE]_<user id>_<attachment id>_<file name>`` (``lib/content_zipper.rb``,
+``get_filename``, ``get_user_name``, ``sanitize_user_name``, ``sanitize_file_name``): the sortable name
+("Doe, Jane") with each ``_<digits>_`` joined up, lower case, everything but word characters removed
+("doejane"); "LATE" (upper case, so never part of the name) when the submission came after the due date; the
+student's Canvas user id; the id of the uploaded file (the attachment, not the submission); and its name as
+the student uploaded it, with ``\\ / : * ? " < > |`` as "_" (``sanitize_attachment_filename``). Students
+can edit their sortable name, and ``sanitize_user_name`` does not stop every ``_<digits>_`` ("a_12-_34"
+gives "a_12_34"), so a name may be read more than one way: :func:`readings` gives every reading, and
+:func:`owner` keeps the one whose user id is in the gradebook export with the name Canvas makes from that
+student's sortable name.
 Text entries and URLs come as ``<name>_<user id>_text.html`` and ``..._link.html``.
 With anonymous grading ("Graders cannot view student names") the name is left out and the user id is
 replaced by the submission's anonymous id: ``[LATE_]anon_<anonymous id>_<attachment id>_<file name>``
@@ -38,6 +43,8 @@ TOTALS = re.compile(r"Current Score|Current Points|Current Grade|Final Score|Fin
 
 _FILE = re.compile(r"^(?P<name>.*?)(?:_(?P<late>late))?_(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$",
                    re.IGNORECASE)
+#: Every place a download name can be split into name, LATE, user id, attachment id and file name.
+_SPLIT = re.compile(r"(?=_(?:(?P<late>LATE)_)?(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$)")
 _ONLINE = re.compile(r"^(?P<name>.*?)(?:_(?P<late>late))?_(?P<uid>\d+)_(text|link)\.html$", re.IGNORECASE)
 _ANONYMOUS = re.compile(r"^(?:late_)?anon_[a-z0-9]+_(?:\d+_.+|text\.html|link\.html)$", re.IGNORECASE)
 _ANONYMOUS_NAME = re.compile(r"^(?:late_)?anon_[a-z0-9]+$", re.IGNORECASE)
@@ -70,6 +77,59 @@ def parse_submission_path(parts: tuple[str, ...]) -> CanvasFile | None:
             return CanvasFile(match.group("name"), match.group("uid"), bool(match.group("late")),
                               match.group("aid"), match.group("file"), inner)
     return None
+
+
+def readings(part: str) -> list[CanvasFile]:
+    """Every way Canvas could have made this file name, first split first.
+
+    The name part is lower case (``sanitize_user_name`` downcases it), so an upper-case "LATE" is always
+    Canvas's mark and never the student's name.
+    """
+    found = []
+    for match in _SPLIT.finditer(part):
+        name = part[:match.start()]
+        if name != name.lower():
+            continue
+        found.append(CanvasFile(name, match.group("uid"), bool(match.group("late")), match.group("aid"),
+                                match.group("file"), (match.group("file"),)))
+    return found
+
+
+def download_name(sortable_name: str) -> str:
+    """The name part Canvas gives a student's files: ``content_zipper.rb``, ``sanitize_user_name``
+    (``gsub!(/_(\\d+)_/, '\\1')``, ``downcase``), then ``sanitize_file_name``
+    (``gsub(/[^[[:word:]]]/, "")``)."""
+    return re.sub(r"[^\w]", "", re.sub(r"_(\d+)_", r"\1", sortable_name).lower())
+
+
+def owner(part: str, roster: dict[str, Participant] | None) -> CanvasFile | None:
+    """The reading of a download name that names its student; None if the name is no Canvas file name.
+
+    With the gradebook export, a reading counts when its user id is a student of the export and its name
+    part is what Canvas makes of that student's sortable name; when none has that name (a name changed since
+    the download), the only reading whose user id is in the export. Without the export, the first reading
+    (Canvas's own rule when it reads names back: the first two all-digit fields). Raises
+    :class:`AmbiguousName` when the name can be read as two students'.
+    """
+    found = readings(part)
+    if not found or roster is None:
+        return found[0] if found else None
+    known = [reading for reading in found if reading.user_id in roster]
+    exact = [reading for reading in known
+             if reading.name == download_name(roster[reading.user_id].sortable_name or "")]
+    if len(exact) == 1:
+        return exact[0]
+    if len(exact) > 1 or len({reading.user_id for reading in known}) > 1:
+        raise AmbiguousName(sorted({reading.user_id for reading in (exact or known)}))
+    return known[0] if known else found[0]
+
+
+class AmbiguousName(Exception):
+    """A download name that reads as the file of more than one student of the gradebook export."""
+
+    def __init__(self, user_ids: list[str]) -> None:
+        super().__init__(", ".join(user_ids))
+        self.user_ids = user_ids
 
 
 def is_anonymous(parts: tuple[str, ...]) -> bool:
@@ -147,22 +207,35 @@ def _participant(table: CsvTable, row: list[str], header: list[str], first_last:
         last, first = last.strip(), first.strip()
     login = table.cell(row, header.index("SIS Login ID")).strip() if "SIS Login ID" in header else ""
     full = f"{first} {last}".strip()
-    return Participant(CANVAS, user_id, full, first, last, login if "@" in login else None)
+    sortable = f"{last}, {first}" if first_last else table.cell(row, 0).strip()
+    return Participant(CANVAS, user_id, full, first, last, login if "@" in login else None,
+                       sortable_name=sortable)
 
 
 def assignment_column(gradebook: Gradebook, wanted: str | None, default_name: str) -> tuple[int | None, str]:
-    """The column to fill: chosen by title, "title (id)" or id; the only assignment column; or a new one.
+    """The column to fill: chosen by "title (id)", id or title; the only assignment column; or a new one.
 
-    Returns (index or None for a new column, its title).
+    Canvas's importer (``app/models/gradebook_importer.rb``, ``parse_assignments``) finds a column's
+    assignment by the id in its title (``Assignment.title_and_id``); titles need not be unique, so a title
+    that two columns share is refused and the id asked for. Returns (index or None for a new column, title).
     """
     header = gradebook.table.header
     columns = gradebook.assignment_columns()
     if wanted:
-        for index in columns:
-            match = _TITLE_ID.match(header[index])
-            if wanted.strip() in (header[index].strip(), match.group("title").strip(), match.group("id")):  # type: ignore[union-attr]
-                return index, header[index]
-        return None, wanted.strip()
+        wanted = wanted.strip()
+        parsed = {index: _TITLE_ID.match(header[index]) for index in columns}
+        for candidates in ([i for i in columns if header[i].strip() == wanted],
+                           [i for i in columns if parsed[i].group("id") == wanted],  # type: ignore[union-attr]
+                           [i for i in columns if parsed[i].group("title").strip() == wanted]):  # type: ignore[union-attr]
+            if len(candidates) == 1:
+                return candidates[0], header[candidates[0]]
+            if len(candidates) > 1:
+                titles = ", ".join(repr(header[index]) for index in candidates)
+                raise GraderError(f"{gradebook.table.path}: {len(candidates)} assignment columns match "
+                                  f"--canvas-assignment {wanted!r} ({titles}); Canvas tells them apart by "
+                                  "the id in brackets, so pass the whole column title, e.g. "
+                                  f"--canvas-assignment {header[candidates[0]].strip()!r}.")
+        return None, wanted
     if len(columns) == 1:
         return columns[0], header[columns[0]]
     named = [index for index in columns if default_name.casefold() in header[index].casefold()]

@@ -2,9 +2,15 @@
 
 The import file has the export's student columns (Student, ID, SIS User ID, SIS Login ID, Section, as
 the export has them), its "Points Possible" line and one assignment column: the chosen one, or a new one
-that Canvas creates on import. Rows stay in the export's order, with its encoding, separator, byte order
-mark and line endings, and every cell copied from the export is copied unchanged (Canvas matches rows by
-ID; nothing there is neutralized for spreadsheets, since Canvas must read back its own values).
+that Canvas creates on import. Rows stay in the export's order, with its byte order mark and line endings,
+and every cell copied from the export is copied unchanged (Canvas matches rows by ID; nothing there is
+neutralized for spreadsheets, since Canvas must read back its own values).
+
+The file is written as Canvas's importer reads it, whatever the export was re-saved as
+(``app/models/gradebook_importer.rb``, ``csv_stream``: ``CSV.foreach`` in Ruby's default encoding, UTF-8,
+with ``col_sep`` ";" when ``semicolon_delimited?`` says so, else ","): UTF-8, with ";" if the export has
+";" and "," otherwise (a tab-separated copy is read by Canvas as one column). Grades have a decimal point:
+the importer's ``decimal_comma_to_period`` converter reads "6.11" and "6,11" alike, but "1,000" as 1.
 
 Canvas's import (``ui/features/gradebook_uploads/jquery/process_gradebook_upload.js``,
 ``populateGradeDataPerSubmission``) compares each cell with the grade Canvas has now and posts every
@@ -24,7 +30,7 @@ from pathlib import Path
 
 from grader.course import Course
 from grader.lms.canvas import assignment_column, read_gradebook
-from grader.lms.csvfile import table_bytes
+from grader.lms.csvfile import MOODLE_ENCODINGS, csv_bytes
 from grader.lms.roster import CANVAS, student_id
 from grader.lms.student_grades import (
     StudentResult,
@@ -32,10 +38,10 @@ from grader.lms.student_grades import (
     parse_number,
     scaled,
     unlisted,
-    uses_decimal_comma,
 )
 
 EXCUSED = ("ex", "excused")
+CANVAS_IMPORT = "canvas-grades-import.csv"
 HAS_GRADE = "no submission, but a grade in Canvas already"
 
 
@@ -50,8 +56,7 @@ def canvas_import(course: Course, assignment: str, gradebook: Path, results: dic
     exported = table.cell(book.points_row, index) if book.points_row and index is not None else ""
     exported_max = parse_number(exported) or None
     possible = max((result.max_score for result in results.values()), default=0.0)
-    comma = uses_decimal_comma([table.cell(book.points_row or [], i) for i in range(len(table.header))])
-    points = ["    Points Possible"] + [""] * (width - 1) + [number(exported_max or possible, comma)]
+    points = ["    Points Possible"] + [""] * (width - 1) + [number(exported_max or possible)]
     rows, listed, scaled_rows, replaced = [points], set(), 0, 0
     unchanged: dict[str, list[str]] = {"no submission": [], "collected but not graded yet": [],
                                        "excused (EX) in Canvas": [], HAS_GRADE: []}
@@ -66,7 +71,7 @@ def canvas_import(course: Course, assignment: str, gradebook: Path, results: dic
         if result is not None:
             grade = scaled(result.score, result.max_score, exported_max)
             scaled_rows += grade != round(result.score, 2)
-            cell = number(grade, comma)
+            cell = number(grade)
             replaced += bool(current) and parse_number(current) != parse_number(cell)
         elif course.folder("submitted", assignment, sid).exists():
             unchanged["collected but not graded yet"].append(sid)
@@ -85,7 +90,14 @@ def canvas_import(course: Course, assignment: str, gradebook: Path, results: dic
         notes.append(f"{scaled_rows} grade{'s were' if scaled_rows != 1 else ' was'} scaled from points to "
                      f"the {exported_max:g} points possible of {title!r} in Canvas.")
     notes += unlisted(results, listed, CANVAS, "the Canvas gradebook export")
-    return table_bytes(table, [*table.header[:width], title], rows), notes
+    delimiter = ";" if table.delimiter == ";" else ","
+    if (table.encoding, table.delimiter) != ("utf-8", delimiter):
+        read_as = MOODLE_ENCODINGS.get(table.encoding, table.encoding.upper())
+        separator = "semicolons" if delimiter == ";" else "commas"
+        notes.append(f"{gradebook}: the export was saved as {read_as} with {table.separator_name} between "
+                     f"fields; {CANVAS_IMPORT} is UTF-8 with {separator}, as Canvas's import reads it.")
+    return csv_bytes([*table.header[:width], title], rows, bom=table.bom, delimiter=delimiter,
+                     newline=table.newline, encoding="utf-8"), notes
 
 
 def _unchanged_notes(unchanged: dict[str, list[str]]) -> list[str]:

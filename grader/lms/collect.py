@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +22,7 @@ from grader.course import Course
 from grader.errors import GraderError
 from grader.lms import canvas, moodle
 from grader.lms.archive import ArchiveFile, open_download, printable
+from grader.lms.canvas_feedback import write_record
 from grader.lms.notebook_names import NotebookMatcher
 from grader.lms.roster import CANVAS, MOODLE, Participant, enrich, register
 
@@ -50,6 +51,8 @@ class _Submission:
     files: list[tuple[ArchiveFile, tuple[str, ...]]] = field(default_factory=list)
     prefixes: set[str] = field(default_factory=set)
     late: bool = False
+    canvas_files: dict[str, str] = field(default_factory=dict)  # file.where -> Canvas attachment id
+    canvas_name: str = ""
 
 
 @dataclass
@@ -57,6 +60,7 @@ class _Plan:
     student: str
     notebooks: dict[str, ArchiveFile]
     timestamp: datetime
+    canvas: tuple[str, str, dict[str, str]] | None = None  # user id, download name, notebook -> attachment
 
 
 def collect(course: Course, download: Path, *, worksheet: Path | None = None,
@@ -89,6 +93,9 @@ def collect(course: Course, download: Path, *, worksheet: Path | None = None,
                 raise GraderError(f"{folder}: cannot be written ({error.strerror or error}); check that the "
                                   "course folder is writable and has free space, then collect "
                                   "again.") from None
+    written = set(report.collected) | set(report.unchanged)
+    write_record(course, assignment, [(plan.student, *plan.canvas) for plan in plans
+                                      if plan.canvas is not None and plan.student in written])
     _groups_note(submissions.values(), report)
     _make_printable(report)
     return report
@@ -160,9 +167,10 @@ def _group(download: Path, files: list[ArchiveFile], lms: str, roster: dict[str,
     """The download's files by LMS user (or Moodle group); unknown users and two submissions of one user
     are errors."""
     submissions: dict[str, _Submission] = {}
+    moodle_roster = _MoodleRoster.of(roster) if lms == MOODLE else None
     for file in files:
         found = moodle.parse_submission_path(file.parts) if lms == MOODLE else \
-            canvas.parse_submission_path(file.parts)
+            _canvas_file(download, file, roster)
         if found is None:
             if not (lms == CANVAS and canvas.is_online_entry(file.parts)):
                 report.ignored.append(f"{file.where} (not in any student's submission)")
@@ -171,14 +179,17 @@ def _group(download: Path, files: list[ArchiveFile], lms: str, roster: dict[str,
             if found.plugin != "file":
                 report.ignored.append(f"{file.where} (a {found.plugin} submission, not a file)")
                 continue
-            person, prefix, inner = _moodle_owner(download, file, found, roster), \
+            person, prefix, inner = _moodle_owner(download, file, found, moodle_roster), \
                 f"{found.submission} ({found.layout})", found.inner
         else:
             person = _canvas_owner(download, file, found, roster)
             prefix, inner = found.submission, found.inner
         submission = submissions.setdefault(person.lms_id, _Submission(person))
         submission.prefixes.add(prefix)
-        submission.late = submission.late or (isinstance(found, canvas.CanvasFile) and found.late)
+        if isinstance(found, canvas.CanvasFile):
+            submission.late = submission.late or found.late
+            submission.canvas_files[file.where] = found.file_id
+            submission.canvas_name = found.name
         if len(submission.prefixes) > 1:
             first, second = sorted(submission.prefixes)[:2]
             raise GraderError(f"{download}: two submissions from {lms} user {person.lms_id} ({first!r} and "
@@ -186,6 +197,24 @@ def _group(download: Path, files: list[ArchiveFile], lms: str, roster: dict[str,
                               "again) and collect again.")
         submission.files.append((file, inner))
     return submissions
+
+
+def _canvas_file(download: Path, file: ArchiveFile,
+                 roster: dict[str, Participant] | None) -> canvas.CanvasFile | None:
+    """Whose file of a Canvas download this is, read from its first path part named like Canvas's."""
+    for index, part in enumerate(file.parts):
+        try:
+            found = canvas.owner(part, roster)
+        except canvas.AmbiguousName as error:
+            users = " and ".join(error.user_ids)
+            raise GraderError(f"{download}: {file.where!r} can be read as the file of Canvas user {users}, "
+                              "because its name part (the student's sortable name, which students may edit) "
+                              "holds numbers between underscores; have that name changed in Canvas (People, "
+                              "the student, Edit: Sortable Name), download the submissions and the gradebook "
+                              "export again and collect again.") from None
+        if found is not None:
+            return replace(found, inner=(found.filename, *file.parts[index + 1:]))
+    return None
 
 
 def _canvas_owner(download: Path, file: ArchiveFile, found: canvas.CanvasFile,
@@ -199,13 +228,39 @@ def _canvas_owner(download: Path, file: ArchiveFile, found: canvas.CanvasFile,
     return roster[found.user_id]
 
 
+@dataclass
+class _MoodleRoster:
+    """The worksheet's participants by id, and which group names each folder name may stand for."""
+
+    people: dict[str, Participant]
+    grouped: bool
+    groups_by_key: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, roster: dict[str, Participant] | None) -> _MoodleRoster | None:
+        if roster is None:
+            return None
+        groups_by_key: dict[str, set[str]] = defaultdict(set)
+        for name in {p.group for p in roster.values() if p.group}:
+            for key in moodle.group_folder_keys(name):
+                groups_by_key[key].add(name)
+        return cls(roster, any(p.group is not None for p in roster.values()), groups_by_key)
+
+    def groups_named(self, folder_name: str) -> set[str]:
+        """The worksheet's group names that Moodle writes as this folder name."""
+        return self.groups_by_key.get(moodle.name_key(folder_name), set())
+
+
 def _moodle_owner(download: Path, file: ArchiveFile, found: moodle.MoodleFile,
-                  roster: dict[str, Participant] | None) -> Participant:
+                  roster: _MoodleRoster | None) -> Participant:
     """The participant, or the group, a file of a Moodle download belongs to.
 
     With "Students submit in groups" the number in a Moodle 4.1+ folder is a group id: the folder's name is
-    matched to the worksheet's Group column, and the group's members come from there. A folder named like a
-    member (``<group>-<Full Name>_<participant id>``, before Moodle 4.1) stays that member's.
+    matched to the worksheet's Group column (as ``format_string`` and ``clean_filename`` write it, see
+    :func:`grader.lms.moodle.group_folder_keys`), and the group's members come from there. A folder named
+    like a member (``<group>-<Full Name>_<participant id>``, before Moodle 4.1) stays that member's. A folder
+    whose number is a participant's but whose name is neither theirs nor a group's, or both, could be read
+    two ways and stops collect.
     """
     where = repr(file.where)
     if found.default_group:
@@ -213,21 +268,39 @@ def _moodle_owner(download: Path, file: ArchiveFile, found: moodle.MoodleFile,
             raise GraderError(f"{download}: {where} is a group submission (\"Students submit in groups\"), "
                               "and only the grading worksheet says who is in which group; "
                               f"{moodle.GET_WORKSHEET} and pass it with --worksheet.")
-        key = moodle.name_key(found.full_name)
-        return _group_participant(download, where, roster, "0", found.full_name,
-                                  lambda group: moodle.is_default_group(group)
-                                  or moodle.name_key(group) == key)
-    pid, person = found.participant_id, (roster or {}).get(found.participant_id)
+        named = roster.groups_named(found.full_name)
+        return _group_participant(download, where, roster.people, "0", found.full_name,
+                                  lambda group: moodle.is_default_group(group) or group in named)
+    pid = found.participant_id
     if roster is None:
         return Participant(MOODLE, pid, found.full_name)
-    grouped = any(p.group is not None for p in roster.values())
-    if grouped and not (person and _is_member_folder(found.full_name, person)):
-        key = moodle.name_key(found.full_name)
-        if any(p.group and moodle.name_key(p.group) == key for p in roster.values()):
-            return _group_participant(download, where, roster, pid, found.full_name,
-                                      lambda group: moodle.name_key(group) == key)
+    person = roster.people.get(pid)
+    if roster.grouped:
+        own = person is not None and _is_member_folder(found.full_name, person)
+        groups = roster.groups_named(found.full_name)
+        if own and groups:
+            raise GraderError(f"{download}: {where} is named like participant {pid} ({person.full_name}) "  # type: ignore[union-attr]
+                              f"and like the group {sorted(groups)[0]!r}, so it could be either's; rename "
+                              "that group in Moodle (Participants, Groups), download the submissions and the "
+                              "worksheet again and collect again.")
+        if len(groups) > 1:
+            names = " and ".join(repr(name) for name in sorted(groups))
+            raise GraderError(f"{download}: {where} could be the submission of the group {names}: Moodle "
+                              "writes their names alike in folder names; rename one of them in Moodle "
+                              "(Participants, Groups), download the submissions and the worksheet again and "
+                              "collect again.")
+        if groups:
+            (group,) = groups
+            return _group_participant(download, where, roster.people, pid, found.full_name,
+                                      lambda name: name == group)
+        if person is not None and not own:
+            raise GraderError(f"{download}: {where} has the number of participant {pid} "
+                              f"({person.full_name}), but its name is neither theirs nor that of any group "
+                              "in the worksheet's Group column, so it cannot be told whose it is; "
+                              f"{moodle.GET_WORKSHEET} of this assignment again (all participants, no "
+                              "filter) and collect again.")
     if person is None:
-        kind = "group or participant" if grouped else "user"
+        kind = "group or participant" if roster.grouped else "user"
         raise GraderError(f"{download}: {where} belongs to moodle {kind} {pid}, who is not in the worksheet; "
                           f"{moodle.GET_WORKSHEET} again (all participants, no filter) and collect again.")
     return person
@@ -304,7 +377,10 @@ def _plan(submission: _Submission, matcher: NotebookMatcher, report: CollectRepo
     if moment is None:
         raise GraderError(f"{who}: the download has no date for this submission and no worksheet gives one; "
                           "pass Moodle's grading worksheet with --worksheet.")
-    return _Plan(person.student_id, notebooks, moment.replace(tzinfo=zone) if zone else moment.astimezone())
+    files = {name: submission.canvas_files[file.where] for name, file in notebooks.items()
+             if file.where in submission.canvas_files}
+    return _Plan(person.student_id, notebooks, moment.replace(tzinfo=zone) if zone else moment.astimezone(),
+                 (person.lms_id, submission.canvas_name, files) if files else None)
 
 
 def _choose(name: str, files: list[tuple[str, ArchiveFile]], who: str,

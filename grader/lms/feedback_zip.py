@@ -9,7 +9,9 @@ part is only for people. It does not check whether a grade is locked, and it mar
 
 With the worksheet given, only its participants get folders, each named by their own participant id: a
 member of a graded group gets the group's pages, a row with "Grade can be changed: No" gets none (so no
-student reads points that never reach the gradebook). Without it, every graded Moodle student gets a
+student reads points that never reach the gradebook), and neither does a row that stands for another attempt
+than the one graded (Status "Reopened", or a later submission; :func:`grader.lms.worksheet.other_attempt`).
+Without it, every graded Moodle student gets a
 folder; group submissions need the worksheet to know their members.
 """
 
@@ -25,7 +27,7 @@ from grader.lms.groups import graded_for
 from grader.lms.moodle import Worksheet, feedback_folder
 from grader.lms.roster import MOODLE, known_students, parse_student_id
 from grader.lms.student_grades import StudentResult
-from grader.lms.worksheet import is_locked
+from grader.lms.worksheet import is_locked, other_attempt
 
 
 def feedback_zip(course: Course, assignment: str, results: dict[str, StudentResult],
@@ -59,7 +61,8 @@ def _from_worksheet(course: Course, assignment: str, results: dict[str, StudentR
     folders, missing, used = [], [], set()
     for row, person in zip(sheet.table.rows, sheet.participants, strict=True):
         found = graded.get(person.lms_id)
-        if found is None or is_locked(sheet, row):
+        if found is None or is_locked(sheet, row) \
+                or other_attempt(course, assignment, sheet, row, found.student) is not None:
             continue
         used.add(found.student)
         if not _feedback_files(course, assignment, found.student):

@@ -60,6 +60,11 @@ PARTICIPANT_COLUMNS = {
     "last": ("Last name", "Surname", "Nachname"),
     "email": ("Email address", "E-Mail-Adresse", "Email"),
 }
+#: The worksheet's Status (``gradingtable.php``, ``col_status``: the statuses joined by " - ") says the
+#: latest attempt was reopened (``submissionstatus_reopened``) or the student has an extension
+#: (``userextensiondate``, "Extension granted until: <date>"), in English and German.
+REOPENED = ("Reopened", "Erneut geöffnet")
+EXTENSION = ("Extension granted until", "Verlängertes Abgabeende bis")
 GET_WORKSHEET = ("in Moodle open the assignment, then Submissions (View all submissions) and choose "
                  "'Download grading worksheet'")
 GET_PARTICIPANTS = ("in Moodle open Participants, select all users and choose "
@@ -119,6 +124,36 @@ def name_key(name: str) -> str:
     """
     cleaned = _FILE_UNSAFE.sub("", name.replace("_", " "))
     return " ".join(cleaned.split()).casefold()
+
+
+_AMPERSAND = re.compile(r"&(?![a-zA-Z0-9#]{1,8};)")
+_TAG = re.compile(r"<(?!\s)[^>]*(?:>|$)")
+_MULTILANG = re.compile(r"<span\b[^>]*\blang=[\"']?(?P<lang>[\w-]+)[^>]*>(?P<text>.*?)</span>"
+                        r"|\{mlang\s+(?P<lang2>[\w-]+)\}(?P<text2>.*?)\{mlang\}", re.IGNORECASE | re.DOTALL)
+
+
+def group_folder_keys(name: str) -> set[str]:
+    """Every :func:`name_key` a Moodle download may give the folder of a group with this name.
+
+    The worksheet's Group column holds the group's name as typed (``gradingtable.php``, ``col_team``:
+    ``return $group->name``). The download (``classes/downloader.php``, ``get_student_prefix``) puts it
+    through ``format_string`` first (``lib/classes/formatting.php``): ``&`` not starting an entity becomes
+    ``&amp;``; with filters on, a multilang span is reduced to one language; with "Remove HTML tags from all
+    activity names" (the default) tags are stripped and ``<`` ``>`` become ``&lt;`` ``&gt;``. Then
+    ``clean_filename`` drops ``&<>`` and the rest of Moodle's unsafe characters: "R&D" gives "Ramp;D".
+    Versions that named the folder without ``format_string`` give the plain name.
+    """
+    escaped = _AMPERSAND.sub("&amp;", name)
+    languages = {match.group("lang") or match.group("lang2") for match in _MULTILANG.finditer(escaped)}
+    texts = [escaped] + [_MULTILANG.sub(lambda m, lang=lang: _in_language(m, lang), escaped)
+                         for lang in languages]
+    stripped = [_TAG.sub("", text).replace("<", "&lt;").replace(">", "&gt;") for text in texts]
+    return {name_key(text) for text in [name, *texts, *stripped]}
+
+
+def _in_language(match: re.Match[str], language: str) -> str:
+    own = match.group("lang") or match.group("lang2")
+    return (match.group("text") if match.group("lang") else match.group("text2")) if own == language else ""
 
 
 def is_default_group(name: str) -> bool:

@@ -27,7 +27,8 @@ class Participant:
 
     `group` is the worksheet's Group cell (None when the worksheet has no such column). A Moodle group
     submission is a participant too: its `lms_id` is ``group-<group id>``, its name the group's, and
-    `members` the participants it is graded for.
+    `members` the participants it is graded for. `sortable_name` is Canvas's ("Doe, Jane"), which its
+    download names are made from.
     """
 
     lms: str
@@ -40,6 +41,7 @@ class Participant:
     status: str = ""
     group: str | None = None
     members: tuple[Participant, ...] = ()
+    sortable_name: str | None = None
 
     @property
     def student_id(self) -> str:
