@@ -105,15 +105,22 @@ def test_stderr_of_student_code_is_not_stderr_of_the_test_cell(capsys):
     assert captured.err == "" and "note" in captured.out
 
 
-def test_inputs_are_copied_so_in_place_changes_do_not_leak():
+def test_a_function_that_changes_its_input_fails_and_the_caller_keeps_its_array():
     S = np.array([1.0, 2.0])
 
-    def mutate(a):
-        a -= a.max()
-        return a
+    def mutate(scores):
+        scores -= scores.max()
+        return scores
 
-    checks.call(mutate, S)
+    with pytest.raises(checks.CheckFailed, match=r"^mutate\(np.array\(\[1.0, 2.0\]\)\) changed its input "
+                                                 r"`scores` in place\."):
+        checks.call(mutate, S)
     assert S.tolist() == [1.0, 2.0]
+    hidden_change = r"on a hidden test \(case\) changed its input `scores`"
+    with pytest.raises(checks.CheckFailed, match=hidden_change) as failure:
+        checks.call(mutate, np.array([123.456, 7.0]), hidden="case")
+    assert "123.456" not in str(failure.value)
+    checks.call(lambda scores: scores - scores.max(), S)  # a new array: fine
 
 
 def test_references_replace_helpers_only_during_the_checked_call():
@@ -208,8 +215,41 @@ def test_a_demo_cell_names_what_to_implement_first_and_draws_nothing(capsys):
     assert out == ["Implement sigmoid above first (this cell uses it).",
                    "Answer the question that defines answer_n_biases above first (this cell uses it)."]
     assert plt.get_fignums() == before
-    with pytest.raises(ValueError), checks.needs("sigmoid"):
-        raise ValueError("a real bug is not hidden")
+
+
+def test_a_demo_cell_never_crashes_on_a_wrong_function_and_says_what_to_fix(capsys):
+    def svm_losses(S, y):
+        return np.max(0, S - 1)
+
+    def layer_forward(W, b, X):
+        return X @ W
+
+    with checks.needs("svm_losses"):
+        svm_losses(np.ones((3, 3)), np.array([0, 1, 2]))
+    with checks.needs("layer_forward"):
+        layer_forward(np.ones((2, 3)), 0, np.ones((3, 4)))
+    with checks.needs("svm_losses"):
+        checks.first(checks.requires(lambda S: S.sum(axis=1), np.array([[1.0, 2.0]]), expected=[1.0, 2.0]))
+        print("not reached")
+    first, second, third = capsys.readouterr().out.splitlines()
+    assert first.startswith("Fix svm_losses above first (this cell uses it): it raised TypeError, "
+                            "np.max(0, v)")
+    assert "np.maximum(0, v)" in first and "only integer scalar" not in first
+    assert second.startswith("Fix layer_forward above first") and "Θ · x, not x · Θ" in second
+    assert third.startswith("Fix <lambda> above first (this cell uses it; its test says what is wrong): "
+                            "<lambda>(np.array([[1.0, 2.0]])) has shape (1,), expected shape (2,)")
+
+
+def test_without_matplotlib_a_plot_says_in_one_line_what_to_install(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # how Python marks a module as absent
+    plt = checks.pyplot()
+    assert not plt
+    with checks.needs("sigmoid"):
+        print("values first")
+        plt.figure(figsize=(5, 3))
+    assert capsys.readouterr().out.splitlines() == [
+        "values first", "This cell draws a plot: to see it, install matplotlib (conda install matplotlib, or "
+        "pip install matplotlib) and restart the kernel; nothing else needs it."]
 
 
 def test_a_dependent_test_says_which_helper_to_fix_first():

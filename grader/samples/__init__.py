@@ -6,8 +6,9 @@ Each notebook has a module here (`forward_propagation`, `svm_loss`, ...) with
 - ``ALTERNATIVES``: correct solutions written differently from the instructor's,
   as ``{name: {solution grade_id: code}}``; they must get full marks;
 - ``MISTAKES``: a list of :class:`Mistake`, one per typical mistake of
-  ``shared/lecture/FACTS.md``; each must lose the points of exactly the test
-  cells named in ``fails``.
+  ``shared/lecture/FACTS.md`` (and more); each must lose the points of exactly
+  the test cells named in ``fails``. A mistake with ``says`` must show that phrase in
+  its visible test (tests/test_student_messages.py runs these in a real kernel).
 
 The demo class, the tests and the benchmarks build their submissions from here.
 """
@@ -35,6 +36,7 @@ class Mistake:
     cells: dict[str, str]
     fails: tuple[str, ...]
     notebook: str = field(default="")
+    says: str = field(default="")
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def load(module_name: str) -> NotebookSamples:
     module = importlib.import_module(f"{__name__}.{module_name}")
     notebook = module.NOTEBOOK
     mistakes = tuple(
-        Mistake(m.name, dict(m.cells), tuple(m.fails), notebook) for m in module.MISTAKES
+        Mistake(m.name, dict(m.cells), tuple(m.fails), notebook, m.says) for m in module.MISTAKES
     )
     return NotebookSamples(notebook, dict(module.ALTERNATIVES), mistakes)
 

@@ -143,4 +143,15 @@ MISTAKES = [
     return -(y * np.log(h) + (1 - y) * np.log(1 - h))
 """,
     ),
+    # A clipping that does not clip (issue 21)
+    Mistake(
+        name="eps = 1e-20: clipped, but 1 - 1e-20 == 1.0",
+        cells={"binary_cross_entropy": """def binary_cross_entropy(h, y):
+    eps = 1e-20
+    h = np.clip(h, eps, 1 - eps)
+    return -np.mean(y * np.log(h) + (1 - y) * np.log(1 - h))
+"""},
+        fails=("test_binary_cross_entropy",),
+        says="1 - 1e-20 == 1.0",
+    ),
 ]

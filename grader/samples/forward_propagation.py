@@ -309,4 +309,29 @@ MISTAKES = [
     raise NotImplementedError()
 """,
     ),
+    # Beginners' code that ends in a Python or numpy error (issue 21)
+    Mistake(
+        name="math.exp in sigmoid",
+        cells={"sigmoid": "import math\n\n\ndef sigmoid(z):\n    return 1 / (1 + math.exp(-z))\n"},
+        fails=("test_sigmoid",),
+        says="Use numpy's np.exp",
+    ),
+    Mistake(
+        name="X @ W instead of W @ X",
+        cells={"layer_forward": """def layer_forward(W, b, X, activation):
+    return activation(X @ W + np.reshape(b, (-1, 1)))
+"""},
+        fails=("test_layer_forward",),
+        says="Θ · x, not x · Θ",
+    ),
+    Mistake(
+        name="question 1 answered transposed (the demo below it must not crash)",
+        cells={"answer_weight_shape": "answer_weight_shape = (625, 16)\n"},
+        fails=("test_answer_weight_shape",),
+    ),
+    Mistake(
+        name="question 2 answered with one bias per input (the demo below it must not crash)",
+        cells={"answer_n_biases": "answer_n_biases = 625\n"},
+        fails=("test_answer_n_biases",),
+    ),
 ]

@@ -151,4 +151,11 @@ MISTAKES = [
         )},
         fails=("test_regularized_cost",),
     ),
+    # Beginners' code that ends in a Python or numpy error (issue 21)
+    Mistake(
+        name="θ^2 instead of θ**2",
+        cells={"l2_penalty": "def l2_penalty(theta):\n    return np.sum(theta ^ 2)\n"},
+        fails=("test_l2_penalty",),
+        says="^ is not a power in Python",
+    ),
 ]

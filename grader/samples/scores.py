@@ -346,4 +346,36 @@ MISTAKES = [
         },
         fails=("test_precision", "test_recall"),
     ),
+    # Values the lecture does not use (issue 21)
+    Mistake(
+        name="MSE: ½·MSE",
+        cells={MSE: "def mean_squared_error(y_true, y_pred):\n"
+                    "    return 0.5 * np.mean((y_true - y_pred) ** 2)\n"},
+        fails=(f"test_{MSE}",),
+        says="½·MSE",
+    ),
+    Mistake(
+        name="accuracy in percent",
+        cells={"accuracy": "def accuracy(y_true, y_pred):\n    return 100 * np.mean(y_true == y_pred)\n"},
+        fails=("test_accuracy",),
+        says="a percentage",
+    ),
+    Mistake(
+        name="accuracy with floor division //",
+        cells={"accuracy": "def accuracy(y_true, y_pred):\n"
+                           "    return np.sum(y_true == y_pred) // len(y_true)\n"},
+        fails=("test_accuracy",),
+        says="floor division // instead of /",
+    ),
+    Mistake(
+        name="precision 0 / 0 taken as 1.0",
+        cells={"precision": """def precision(y_true, y_pred):
+    predicted = np.sum(y_pred == 1)
+    if predicted == 0:
+        return 1.0
+    return np.sum((y_true == 1) & (y_pred == 1)) / predicted
+"""},
+        fails=("test_precision",),
+        says="not 1.0",
+    ),
 ]

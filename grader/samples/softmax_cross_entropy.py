@@ -254,4 +254,23 @@ def cross_entropy_losses(S, y):
 '''},
         fails=("test_cross_entropy_loss",),
     ),
+    # softmax then log with a guard that is not 1e-300 (issue 21)
+    Mistake(
+        name="softmax then log(P + 1e-12)",
+        cells={"cross_entropy_losses": """def cross_entropy_losses(S, y):
+    P = softmax(S)
+    return -np.log(P[y, np.arange(S.shape[1])] + 1e-12)
+"""},
+        fails=("test_cross_entropy_losses",),
+        says="softmax then log, with a small eps against log(0)",
+    ),
+    Mistake(
+        name="softmax then log of np.clip(P, 1e-15, 1)",
+        cells={"cross_entropy_losses": """def cross_entropy_losses(S, y):
+    P = np.clip(softmax(S), 1e-15, 1)
+    return -np.log(P[y, np.arange(S.shape[1])])
+"""},
+        fails=("test_cross_entropy_losses",),
+        says="softmax then log, with a small eps against log(0)",
+    ),
 ]

@@ -318,4 +318,57 @@ MISTAKES = [
         },
         fails=("test_svm_loss_single", "test_svm_losses"),
     ),
+    # Beginners' code that ends in a Python or numpy error, or in a value the lecture does not use (issue 21)
+    Mistake(
+        name="np.max(0, v) instead of np.maximum(0, v)",
+        cells={"svm_loss_single": """def svm_loss_single(s, y):
+    margins = np.max(0, s - s[y] + 1)
+    margins[y] = 0
+    return np.sum(margins)
+"""},
+        fails=("test_svm_loss_single",),
+        says="Write np.maximum(0, v)",
+    ),
+    Mistake(
+        name="Python's max(0, v) on an array",
+        cells={"svm_loss_single": """def svm_loss_single(s, y):
+    return sum(max(0, s - s[y] + 1)) - 1
+"""},
+        fails=("test_svm_loss_single",),
+        says="Python's max(0, v)",
+    ),
+    Mistake(
+        name="S[y] instead of S[y, np.arange(N)]",
+        cells={"svm_losses": """def svm_losses(S, y):
+    N = S.shape[1]
+    margins = np.maximum(0, S - S[y] + 1)
+    margins[y, np.arange(N)] = 0
+    return np.sum(margins, axis=0)
+"""},
+        fails=("test_svm_losses",),
+        says="S[y] (whole rows of S) instead of S[y, np.arange(N)]",
+    ),
+    Mistake(
+        name="a (1, N) row instead of a flat array",
+        cells={"svm_losses": """def svm_losses(S, y):
+    N = S.shape[1]
+    margins = np.maximum(0, S - S[y, np.arange(N)] + 1)
+    margins[y, np.arange(N)] = 0
+    return np.sum(margins, axis=0, keepdims=True)
+"""},
+        fails=("test_svm_losses",),
+        says="the numbers are right, but in an array of shape (1, 3) instead of (3,)",
+    ),
+    Mistake(
+        name="floor division // for the mean",
+        cells={"svm_loss": "def svm_loss(S, y):\n    return np.sum(svm_losses(S, y)) // S.shape[1]\n"},
+        fails=("test_svm_loss",),
+        says="floor division // instead of /",
+    ),
+    Mistake(
+        name="rounded to the slide's 5.27",
+        cells={"svm_loss": "def svm_loss(S, y):\n    return round(float(np.mean(svm_losses(S, y))), 2)\n"},
+        fails=("test_svm_loss",),
+        says="rounded like the slide",
+    ),
 ]

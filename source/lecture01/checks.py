@@ -18,10 +18,16 @@ file), and the cell still ends in an error, so "Run All" stops there and nbgrade
 from __future__ import annotations
 
 import contextlib
+import importlib
+import inspect
 import io
+import json
+import linecache
+import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,21 +36,28 @@ __all__ = [
     "CheckFailed",
     "Outcome",
     "answer",
+    "answered",
     "call",
     "expect_close",
     "expect_equal",
     "expect_no_warning",
     "expect_shape",
+    "first",
     "fix_first",
     "needs",
     "passed",
+    "pyplot",
     "requires",
+    "summary",
     "use_references",
     "value",
+    "visible_tables",
 ]
 
 _MISSING = object()
 _references: dict[str, dict[str, Callable[..., Any]]] = {}
+_passes: dict[str, Any] = {}  # name -> the function (or answer) that passed its visible test, for `summary`
+_called: set[str] = set()  # the functions a check has called (whether or not their tests passed)
 _hidden_checked = False  # whether a hidden test ran since the last `passed` (a test cell's hidden part)
 _RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
 
@@ -265,6 +278,9 @@ def call(func: Callable[..., Any], *args: Any, hidden: str | None = None,
     global _hidden_checked
     _hidden_checked = _hidden_checked or bool(hidden)
     name = getattr(func, "__name__", repr(func))
+    _called.add(name)
+    if _passes.get(name, func) is not func:  # changed since its test passed: that pass no longer counts
+        del _passes[name]
     label = name if hidden else f"{name}({', '.join(_argument_text(a) for a in args)})"
     if not callable(func):
         raise CheckFailed(f"{name} should be a function, but it is a {type(func).__name__}.")
@@ -275,10 +291,11 @@ def call(func: Callable[..., Any], *args: Any, hidden: str | None = None,
     redirect.enter_context(contextlib.redirect_stderr(sink))
     if hidden:
         redirect.enter_context(contextlib.redirect_stdout(sink))
+    handed = [_copy(a) for a in args]
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn", under="ignore"), redirect:
         warnings.simplefilter("always")
         try:
-            result = _call_with_references(func, [_copy(a) for a in args])
+            result = _call_with_references(func, handed)
         except NotImplementedError:
             raise CheckFailed(f"{name} is not implemented yet: "
                               "replace `raise NotImplementedError()` with your code.") from None
@@ -288,8 +305,110 @@ def call(func: Callable[..., Any], *args: Any, hidden: str | None = None,
             known = next((m for kind, m in (mistakes or {}).items() if isinstance(error, kind)), None)
             if known:
                 lines.append(f"This matches a known mistake: {known}.")
+            else:
+                lines += _explained(error, name, show_line=not hidden)
             raise CheckFailed("\n".join(lines)) from None
+    _expect_inputs_unchanged(func, args, handed, Outcome(None, label, hidden).describe())
     return Outcome(result, label, hidden, list(caught))
+
+
+# Python's and numpy's error messages for the mistakes beginners make, each in the lecture's words.
+# (pattern of the message, what it means and what to change); the first pattern that matches is used.
+_ERRORS: tuple[tuple[str, str], ...] = (
+    (r"only integer scalar arrays can be converted to a scalar index",
+     "np.max(0, v) takes the largest entry of 0 along the axis v: it is not the elementwise max(0, v) of the "
+     "formula. Write np.maximum(0, v), which compares element by element."),
+    (r"truth value of an array with more than one element is ambiguous",
+     "an array was used where Python needs one True or False: Python's max(0, v), an `if` or `and` on an "
+     "array. For the elementwise max(0, v) write np.maximum(0, v); for a condition per element use "
+     "np.where(condition, a, b)."),
+    (r"only (length-1|size-1|0-dimensional|one element) arrays can be converted to Python scalars",
+     "a function of Python's math module (math.exp, math.log, ...) got an array: math works on one number at "
+     "a time. Use numpy's np.exp, np.log, ..., which work on every element of an array."),
+    (r"math range error",
+     "math.exp overflowed: e^z is larger than the largest float for z > 709.78. Use np.exp on arrays, and "
+     "the numerically stable formula above (never exp of a large positive number)."),
+    (r"math domain error",
+     "math.log got 0 or a negative number: log(0) is -infinity. Use np.log, and keep its argument away "
+     "from 0 (clip it) as the explanation above shows."),
+    (r"^matmul: Input operand|shapes \(.*\) and \(.*\) not aligned",
+     "a matrix product of two arrays whose inner sizes differ: for A @ B the number of columns of A must "
+     "equal the number of rows of B. Check the order (Θ · x, not x · Θ) and the shapes: here a column is one "
+     "example, so X has shape (n_in, m)."),
+    (r"operands could not be broadcast together",
+     "two arrays of shapes that do not fit were combined elementwise. Check the shapes: S is (K, N) with one "
+     "column per example; S[y] takes whole rows (shape (N, N)), the true-class score of every column is "
+     "S[y, np.arange(N)] (shape (N,)); a bias is a column (n_out, 1)."),
+    (r"ufunc 'bitwise_xor' not supported",
+     "^ is not a power in Python: it is a bitwise xor. Write θ**2 (or np.square(θ)) for the square."),
+    (r"unsupported operand type\(s\) for \^",
+     "^ is not a power in Python: it is a bitwise xor. Write θ**2 (or np.square(θ)) for the square."),
+    (r"index -?\d+ is out of bounds for axis",
+     "an index is larger than the array: check which axis holds the classes (the rows, K) and which the "
+     "examples (the columns, N)."),
+    (r"only integers, slices .* are valid indices",
+     "an index must be an int or an array of ints: a float (e.g. from / or np.mean) cannot index an array. "
+     "Use int(...) or an integer array (y.astype(int))."),
+    (r"division by zero",
+     "a division by 0: a count that can be 0 (no examples, no predicted positives) needs its own case."),
+    (r"has no len\(\)",
+     "len() of a number: the variable is a single number, not an array. Check what the line before returns."),
+)
+
+
+def _explained(error: BaseException, name: str, show_line: bool) -> list[str]:
+    """One sentence that says what a Python or numpy error means here, and the line it came from."""
+    text = str(error)
+    meaning = next((sentence for pattern, sentence in _ERRORS if re.search(pattern, text)), None)
+    lines = [f"What it means: {meaning}"] if meaning else []
+    where = _student_line(error) if show_line else None
+    if where:
+        lines.append(f"It happened in {where[0]}, in the line `{where[1]}`.")
+    return lines
+
+
+def _student_line(error: BaseException) -> tuple[str, str] | None:
+    """(function, source line) of the last frame of the student's own code in an error's traceback."""
+    found = None
+    frame = error.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        if code.co_filename != __file__ and not _in_library(code.co_filename):
+            line = linecache.getline(code.co_filename, frame.tb_lineno).strip()
+            if line:
+                found = (code.co_name if not code.co_name.startswith("<") else "your cell", line)
+        frame = frame.tb_next
+    return found
+
+
+def _in_library(filename: str) -> bool:
+    return any(part in filename for part in ("site-packages", "dist-packages", "/lib/python")) or \
+        filename.startswith("<frozen")
+
+
+def _expect_inputs_unchanged(func: Callable[..., Any], originals: tuple[Any, ...], handed: list[Any],
+                             described: str) -> None:
+    """A function must leave the arrays it was handed as they were: the caller still needs them."""
+    for position, (original, after) in enumerate(zip(originals, handed, strict=True)):
+        if not isinstance(original, np.ndarray) or not isinstance(after, np.ndarray):
+            continue
+        if after.shape == original.shape and np.array_equal(after, original, equal_nan=True):
+            continue
+        raise CheckFailed(
+            f"{described} changed its input {_parameter(func, position)} in place. A function must leave its "
+            "inputs unchanged: the caller still needs them (in a network, the next layer or the next step "
+            "of training would get the changed numbers). Work on a new array instead: s = s - s.max() "
+            "instead of s -= s.max(), or a copy, s = s.copy(), before changing entries.")
+
+
+def _parameter(func: Callable[..., Any], position: int) -> str:
+    """The name of a function's parameter at `position`, or its position in words."""
+    with contextlib.suppress(TypeError, ValueError):
+        names = [n for n, p in inspect.signature(func).parameters.items()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if position < len(names):
+            return f"`{names[position]}`"
+    return f"number {position + 1}"
 
 
 def value(obj: Any, name: str) -> Outcome:
@@ -324,6 +443,16 @@ def _matching_mistake(got: np.ndarray, mistakes: Mapping[str, Any] | None, rtol:
     return None
 
 
+def _right_numbers_wrong_shape(got: np.ndarray, want: np.ndarray, hidden: bool) -> str | None:
+    """The name of a result with the right numbers in an array of the wrong shape (a (1, N) row, say)."""
+    if got.size != want.size or not np.allclose(got.reshape(want.shape), want, rtol=1e-4, atol=1e-6,
+                                                  equal_nan=True):
+        return None
+    shapes = "" if hidden else f" of shape {got.shape} instead of {want.shape}"
+    return (f"the numbers are right, but in an array{shapes} (e.g. from keepdims=True or a reshape to a "
+            "row): return the shape the docstring asks for (np.ravel(...), or no keepdims)")
+
+
 def _fail(outcome: Outcome, problem: str, expected: Any, got: Any, mistake: str | None) -> None:
     lines = [f"{outcome.describe()} {problem}."]
     if not outcome.hidden:
@@ -351,7 +480,8 @@ def expect_close(outcome: Outcome, expected: Any, *, mistakes: Mapping[str, Any]
     if want.ndim == 0 and got.size == 1:
         got = got.reshape(())
     if got.shape != want.shape:
-        mistake = _matching_mistake(got, mistakes, rtol, atol)
+        mistake = (_matching_mistake(got, mistakes, rtol, atol)
+                   or _right_numbers_wrong_shape(got, want, bool(outcome.hidden)))
         problem = (f"has shape {got.shape}, expected shape {want.shape}" if not outcome.hidden
                    else "has the wrong shape")
         _fail(outcome, problem, want, got, mistake)
@@ -408,14 +538,95 @@ def expect_no_warning(outcome: Outcome, category: type[Warning] = RuntimeWarning
 
 
 def passed(name: str) -> None:
-    """Print the one-line confirmation of a test cell whose checks all passed."""
+    """Print the one-line confirmation of a test cell whose checks all passed (remembered for `summary`)."""
     global _hidden_checked
+    _passes[name] = sys._getframe(1).f_globals.get(name, _MISSING)
     if _hidden_checked:
         print(f"\u2714 {name} passed all tests.")
     else:
         print(f"\u2714 {name} passed the visible tests. (Hidden tests check more cases when your "
               "notebook is graded.)")
     _hidden_checked = False
+
+
+def answered(name: str) -> None:
+    """Print that the answer `name` has the right format (its value is checked when graded); remember it."""
+    _passes[name] = sys._getframe(1).f_globals.get(name, _MISSING)
+    print(f"{name} has the right format; its value is checked when your notebook is graded.")
+
+
+def _still_passing(name: str, namespace: dict[str, Any]) -> bool:
+    """Whether `name` passed its visible test and is still the same function (or answer) since."""
+    if name not in _passes:
+        return False
+    now = namespace.get(name, _MISSING)
+    if callable(now):
+        return now is _passes[name]
+    return _same_array(now, _passes[name]) and type(now) is type(_passes[name])
+
+
+def summary(notebook: str) -> None:
+    """The visible tests of this notebook in points, as far as they ran in this kernel (the last cell)."""
+    if not _passes and not _called:
+        print("No visible test has run in this kernel yet: run all cells (Kernel > Restart Kernel and Run "
+              "All Cells), and this cell adds up their points.")
+        return
+    points = _test_points(notebook)
+    if not points:
+        print(f"This cell reads the points from {notebook}.ipynb, which is not in this folder; the visible "
+              f"tests passed so far: {', '.join(sorted(_passes)) or 'none'}.")
+        return
+    namespace = sys._getframe(1).f_globals
+    functions = {n: p for n, p in points.items() if not n.startswith("answer_")}
+    questions = {n: p for n, p in points.items() if n.startswith("answer_")}
+    earned, parts = 0.0, []
+    for name, worth in functions.items():
+        ok = _still_passing(name, namespace)
+        earned += worth if ok else 0
+        note = "" if ok else (": changed since its test passed, run the test again" if name in _passes
+                              else ": not passed yet")
+        parts.append(f"{name} {_points(worth if ok else 0)} of {_points(worth)}{note}")
+    lines = [f"Visible tests: {_points(earned)} of {_points(sum(functions.values()))} points "
+             f"({'; '.join(parts)})."]
+    if questions:
+        formatted = sum(_still_passing(name, namespace) for name in questions)
+        lines.append(f"Questions: {_points(sum(questions.values()))} points, checked only when your notebook "
+                     f"is graded ({formatted} of {len(questions)} answers have the right format).")
+    lines.append("The hidden tests check the same functions on other inputs: a function that fails a visible "
+                 "test loses its points, one that passes them all may still lose them on a hidden test.")
+    print("\n".join(lines))
+
+
+def _points(number: float) -> str:
+    return f"{number:g}"
+
+
+def _test_points(notebook: str) -> dict[str, float]:
+    """{function or answer name: points} of the graded test cells of `notebook`.ipynb (in this folder)."""
+    for folder in (Path.cwd(), Path(__file__).resolve().parent):
+        path = folder / f"{notebook}.ipynb"
+        with contextlib.suppress(OSError, ValueError):
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            found = {}
+            for cell in cells:
+                marks = cell.get("metadata", {}).get("nbgrader", {})
+                grade_id = str(marks.get("grade_id", ""))
+                if marks.get("grade") and grade_id.startswith("test_"):
+                    found[grade_id[len("test_"):]] = float(marks.get("points", 0))
+            return found
+    return {}
+
+
+def visible_tables(notebook: str) -> dict[str, Any]:
+    """The long tables of a notebook's visible tests (the values of known mistakes), kept beside the
+    notebook in `<notebook>_tests.json` so that the test cells stay short. Hidden tests keep theirs."""
+    path = Path(__file__).resolve().parent / f"{notebook}_tests.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise CheckFailed(f"{path.name} is missing or damaged: keep it next to the notebook and checks.py "
+                          "(unpack the exercise folder again); the visible tests read their tables from "
+                          "it.") from None
 
 
 def answer(name: str) -> Any:
@@ -429,12 +640,44 @@ def answer(name: str) -> Any:
                           "and run that cell.") from None
 
 
-class needs(contextlib.AbstractContextManager):
-    """For a cell that shows what the student's functions do: until they exist, one friendly line.
+INSTALL_MATPLOTLIB = ("This cell draws a plot: to see it, install matplotlib (conda install matplotlib, or "
+                      "pip install matplotlib) and restart the kernel; nothing else needs it.")
 
-    `with checks.needs("sigmoid"):` runs the block; if it meets a function that is not implemented
-    yet (NotImplementedError) or a name that is not defined yet, it prints "Implement sigmoid above
-    first." (naming what was missing) instead of an error, and closes the figures the block opened.
+
+class PlotsUnavailable(CheckFailed):
+    """A plot was asked for, but matplotlib is not installed (the lecture's environment has none)."""
+
+
+class _NoPyplot:
+    """Stands for matplotlib.pyplot where matplotlib is missing: every use says what to install."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise PlotsUnavailable(INSTALL_MATPLOTLIB)
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot; without matplotlib a stand-in whose first use ends the cell with one line
+    saying what to install (inside `with checks.needs(...)`: printed, not an error)."""
+    try:
+        return importlib.import_module("matplotlib.pyplot")
+    except ImportError:
+        return _NoPyplot()
+
+
+class NotReady(CheckFailed):
+    """A cell that shows what the student's functions do cannot run yet: the message says what to do."""
+
+
+class needs(contextlib.AbstractContextManager):
+    """For a cell that shows what the student's functions do: until they are ready, one friendly line.
+
+    `with checks.needs("sigmoid"):` runs the block. If it meets a function that is not implemented yet
+    (NotImplementedError), a name that is not defined yet, a function that is not right yet (see
+    `first`) or one that crashes, it prints one line saying what to do first instead of an error; where
+    matplotlib is missing, one line saying what to install. The figures the block opened are closed.
     """
 
     def __init__(self, *names: str) -> None:
@@ -446,16 +689,25 @@ class needs(contextlib.AbstractContextManager):
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> bool:
-        if kind is None or not issubclass(kind, (NotImplementedError, NameError, CheckFailed)):
+        if kind is None or not issubclass(kind, Exception):
             return False
         if "matplotlib.pyplot" in sys.modules:
             for number in set(_open_figures()) - self._figures:
                 sys.modules["matplotlib.pyplot"].close(number)
-        missing = self._missing(error)
-        if isinstance(error, NameError) and missing.startswith("answer_"):
-            print(f"Answer the question that defines {missing} above first (this cell uses it).")
+        if isinstance(error, (PlotsUnavailable, NotReady)):
+            print(str(error).splitlines()[0])
+        elif isinstance(error, (NotImplementedError, NameError, CheckFailed)):
+            missing = self._missing(error)
+            if isinstance(error, NameError) and missing.startswith("answer_"):
+                print(f"Answer the question that defines {missing} above first (this cell uses it).")
+            else:
+                print(f"Implement {missing} above first (this cell uses it).")
         else:
-            print(f"Implement {missing} above first (this cell uses it).")
+            where = _student_line(error)
+            blame = where[0] if where and where[0] != "your cell" else " and ".join(self.names) or "your code"
+            meaning = next((m for p, m in _ERRORS if re.search(p, str(error))), "")
+            print(f"Fix {blame} above first (this cell uses it): it raised {type(error).__name__}"
+                  + (f", {meaning}" if meaning else f": {_short(str(error))}"))
         return True
 
     def _missing(self, error: BaseException | None) -> str:
@@ -469,6 +721,20 @@ class needs(contextlib.AbstractContextManager):
         if last and not last.startswith("<"):
             return last
         return " and ".join(self.names) or "the functions above"
+
+
+def first(*helpers: Requirement) -> None:
+    """In a cell that shows what the student's functions do: stop (with `needs`) unless each is right.
+
+    The student's function is checked on the lecture's input before its result is shown or plotted."""
+    for helper in helpers:
+        problem = helper.problem()
+        if problem is None:
+            continue
+        if "is not implemented yet" in problem:
+            raise NotReady(f"Implement {helper.name} above first (this cell uses it).")
+        raise NotReady(f"Fix {helper.name} above first (this cell uses it; its test says what is wrong): "
+                       f"{problem}")
 
 
 def _open_figures() -> list[int]:
