@@ -140,6 +140,19 @@ def strip_delimiters(source: str, delimiters: tuple[str, str] = SOLUTION_DELIMIT
     return "\n".join(lines)
 
 
+def visible_part(source: str) -> str:
+    """A test cell as the release shows it: without the lines of its hidden regions."""
+    lines, hidden = [], False
+    for line in source.splitlines():
+        if line.strip() == HIDDEN_DELIMITERS[0]:
+            hidden = True
+        elif line.strip() == HIDDEN_DELIMITERS[1]:
+            hidden = False
+        elif not hidden:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def solutions(source_notebook: NotebookNode) -> dict[str, str]:
     """The instructor's solution code of each solution cell, by grade_id."""
     return {grade_id: strip_delimiters(cell.source)

@@ -58,11 +58,15 @@ class SandboxedExecute(NbGraderPreprocessor):
     wall_seconds = Float(120.0, help="Wall-clock limit for one notebook, in seconds.").tag(config=True)
     cell_seconds = Float(30.0, help="Wall-clock limit for one cell or one test call.").tag(config=True)
     cpu_seconds = Integer(60, help="CPU time limit for one notebook's student code.").tag(config=True)
-    memory_bytes = Integer(1 << 30, help="Address-space limit of each process of the notebook.").tag(
-        config=True)
+    memory_bytes = Integer(1 << 30, help="Memory of one notebook's world: all its processes, files and "
+                           "shared memory together (counted by the kernel), and the address space of each "
+                           "process.").tag(config=True)
     support_files = List(["checks.py"], help="Instructor files beside the notebook the cells import.").tag(
         config=True)
     sandbox = Bool(None, allow_none=True, help="Force the sandbox on (True) or off (False).").tag(config=True)
+    accept_risk = Bool(False, help="Grade even where a part of the sandbox is missing (bubblewrap, "
+                       "namespaces, seccomp, a resource container); what was missing is kept in every "
+                       "record.").tag(config=True)
 
     _zygote = None
 
@@ -72,7 +76,7 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def zygote(self) -> Zygote:
         if SandboxedExecute._zygote is None:
-            SandboxedExecute._zygote = Zygote(self.sandbox)
+            SandboxedExecute._zygote = Zygote(self.sandbox, accept_risk=self.accept_risk)
             SandboxedExecute._zygote.start()
             atexit.register(SandboxedExecute._zygote.stop)
         return SandboxedExecute._zygote
@@ -84,6 +88,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         run = execute(nb, self.zygote(), files, folder / "checks.py", self.limits())
         resources["grader_problems"] = run.problems
         resources["grader_timings"] = dict(run.timings)
+        resources["grader_unsandboxed"] = list(self.zygote().missing)
         # The graded notebook itself says it could not be graded as a whole, whichever command graded it.
         run.notebook.metadata.pop(PROBLEMS, None)
         if run.problems:

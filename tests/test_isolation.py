@@ -80,25 +80,32 @@ if survivor == 0:
     time.sleep(0.05)
     libc.syscall(60, 0)  # SYS_exit: only the main thread ends, the thread group lives on
 time.sleep(0.3)
-import glob
-group = next(path.split("/")[2] for path in glob.glob("/proc/[0-9]*/task/*/comm")
-             if open(path).read().strip() == "survivor")  # /proc numbers processes as the sandbox does
-state = open(f"/proc/{group}/stat").read().rsplit(")", 1)[1].split()[0]
-print("leader state", state, "thread writes", open("/scratch/survivor.txt").read() != "0")
+before = int(open("/scratch/survivor.txt").read())
+time.sleep(0.1)  # the leader has exited: only its thread can still be writing
+print("thread writes after its leader exited", int(open("/scratch/survivor.txt").read()) > before)
 '''
 
 _LOOK_FOR_SURVIVORS = r'''
-import glob, os, time
+import os, time
 time.sleep(0.3)
-names = []
-for path in glob.glob("/proc/[0-9]*/task/*/comm"):
-    try:
-        names.append(open(path).read().strip())
-    except OSError:
-        pass
-print("survivor threads:", names.count("survivor"))
 print("planted:", sorted(p for p in ("/scratch/survivor.txt", "/tmp/survivor.txt") if os.path.exists(p)))
 '''
+
+
+def _sandbox_processes(zygote: Zygote) -> list[int]:
+    """The processes below the sandbox's zygote, as this machine's /proc shows them (a world sees none)."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        try:
+            parents[int(name)] = int(open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    zygotes = [pid for pid, parent in parents.items() if parent == zygote.process.pid]
+    below, frontier = [], zygotes
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        below += frontier
+    return below
 
 
 def test_nothing_a_notebook_started_outlives_it_not_even_a_zombie_leader(zygote: Zygote, limits: Limits):
@@ -106,13 +113,15 @@ def test_nothing_a_notebook_started_outlives_it_not_even_a_zombie_leader(zygote:
 
     Before: the zygote's kill loop skipped processes in state Z, so the thread group lived on in the
     sandbox: the next notebook saw `survivor threads: 1` and the planted files in its /scratch and /tmp.
-    Now the notebook's world is a pid namespace: when its init is killed, the kernel kills everything.
+    Now the notebook's world is a pid namespace and a cgroup: ending it, the kernel kills everything.
+    (A world cannot list processes any more, its /proc is empty: this machine's /proc is looked at.)
     """
     shown, _ = _grade(zygote, limits, _notebook(_ZOMBIE_LEADER))
-    assert "leader state Z thread writes True" in shown[0]  # the attack ran: a live thread under a zombie
+    assert "thread writes after its leader exited True" in shown[0]  # the attack ran: a live thread, no leader
+    assert _sandbox_processes(zygote) == []  # nothing of it is left, as the machine sees it
 
     shown, problems = _grade(zygote, limits, _notebook(_LOOK_FOR_SURVIVORS))
-    assert "survivor threads: 0" in shown[0] and "planted: []" in shown[0], shown
+    assert "planted: []" in shown[0], shown
     assert not problems
 
 

@@ -9,12 +9,14 @@ its own (see grader/sandbox/inside/worker.py): new namespaces, fresh folders, no
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import shutil
 import site
 import socket
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -24,6 +26,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.sandbox import syscalls
+from grader.sandbox.container import Containers, ContainerUnavailable, Usage, WorldContainer
 from grader.sandbox.inside import codec
 
 SANDBOX_CODE = Path(__file__).resolve().parent / "inside"
@@ -47,6 +51,7 @@ class Limits:
     cpu_seconds: int
     wall_seconds: float
     cell_seconds: float
+    tasks: int = 64  # processes and threads of one world at once (its cgroup)
     processes: int = 16
     file_bytes: int = 16 << 20
     open_files: int = 256
@@ -73,6 +78,13 @@ class SandboxCrashed(Exception):
     """The sandbox ended or stopped answering."""
 
 
+class SandboxUnavailable(Exception):
+    """A part of the sandbox is missing here, and grading without it was not accepted."""
+
+
+MARGIN_SECONDS = 5.0  # the most a notebook's grading may run over its own wall_seconds (ending its world)
+
+
 class WorldEnded(SandboxCrashed):
     """The world's process ended (its end of the channel closed)."""
 
@@ -82,7 +94,8 @@ _warned = False
 
 # Inside the sandbox every world needs namespaces of its own (some systems allow bubblewrap's but no more).
 _WORLD_PROBE = ("import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
-                "sys.exit(libc.unshare(0x10000000 | 0x00020000 | 0x20000000 | 0x08000000) != 0)")
+                "sys.exit(libc.unshare(0x10000000 | 0x00020000 | 0x20000000 | 0x08000000 | 0x04000000 "
+                "| 0x40000000 | 0x02000000) != 0)")
 
 
 def bubblewrap_available() -> bool:
@@ -95,13 +108,29 @@ def bubblewrap_available() -> bool:
     return probe.returncode == 0
 
 
-def _warn_fallback(reason: str) -> None:
+def missing_isolation() -> list[str]:
+    """What of the sandbox is missing here, each with how to get it; empty when grading is fully isolated."""
+    missing = []
+    if not shutil.which("bwrap"):
+        missing.append("bubblewrap is not installed (apt-get install bubblewrap)")
+    elif not bubblewrap_available():
+        missing.append("bubblewrap cannot create namespaces here (allow unprivileged user namespaces: "
+                       "sysctl kernel.unprivileged_userns_clone=1, or grade outside this container)")
+    try:
+        syscalls.sandbox_filter()
+    except syscalls.SeccompUnavailable as error:
+        missing.append(str(error))
+    try:
+        Containers.here()
+    except ContainerUnavailable as error:
+        missing.append(f"no resource container: {error}")
+    return missing
+
+
+def _warn(message: str) -> None:
     global _warned
     if not _warned:
         _warned = True
-        message = (f"WARNING: grading WITHOUT a sandbox ({reason}). Student code runs with resource limits "
-                   "in a temporary folder only, and can read your files. Install bubblewrap "
-                   "(apt-get install bubblewrap) to grade safely.")
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         print(message, file=sys.stderr)
 
@@ -167,19 +196,44 @@ def _environment(isolated: bool, control_fd: int, scratch: str) -> dict[str, str
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1", "GRADER_CONTROL_FD": str(control_fd),
             "GRADER_ISOLATED": "1" if isolated else "0", "GRADER_SCRATCH": SCRATCH if isolated else scratch,
-            "GRADER_KEEP": os.pathsep.join(_kept_below_writable()) if isolated else ""}
+            "GRADER_KEEP": os.pathsep.join(_kept_below_writable()) if isolated else "",
+            "GRADER_WORLD_FILTER": _world_filter_text()}
+
+
+def _world_filter_text() -> str:
+    """The world's seccomp program, as the sandbox reads it from its environment ("" without libseccomp)."""
+    try:
+        return base64.b64encode(syscalls.world_filter()).decode()
+    except syscalls.SeccompUnavailable:
+        return ""
 
 
 class Zygote:
-    """One sandbox with a pre-warmed Python; it runs one notebook at a time."""
+    """One sandbox with a pre-warmed Python; it runs one notebook at a time, each in a world of its own.
 
-    def __init__(self, sandbox: bool | None = None) -> None:
-        self.isolated = bubblewrap_available() if sandbox is None else sandbox
-        if not self.isolated:
-            _warn_fallback("bubblewrap is not available" if sandbox is None else "sandbox disabled")
+    `sandbox`: None grades with every part of the isolation and refuses (SandboxUnavailable) where a
+    part is missing, unless `accept_risk`; then, and with False, it grades with what there is and
+    `missing` says what was not there.
+    """
+
+    def __init__(self, sandbox: bool | None = None, accept_risk: bool = False) -> None:
+        self.missing = missing_isolation() if sandbox is not False else ["the sandbox was turned off"]
+        if self.missing and sandbox is not False and not accept_risk:
+            raise SandboxUnavailable("; ".join(self.missing))
+        self.isolated = sandbox is not False and bubblewrap_available()
+        try:
+            self.containers: Containers | None = Containers.here() if sandbox is not False else None
+        except ContainerUnavailable:
+            self.containers = None
+        if self.missing:
+            _warn(f"WARNING: grading without a complete sandbox ({'; '.join(self.missing)}). "
+                  + ("Student code runs in a temporary folder only, and can read your files. "
+                     if not self.isolated else "") + "Install what is missing to grade safely.")
         self.process: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self._scratch: str | None = None
+        self._world: WorldContainer | None = None
+        self.last_usage = Usage()
 
     def start(self) -> None:
         """Start (or restart) the sandbox and wait until it is warm."""
@@ -187,18 +241,30 @@ class Zygote:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         fd = child.fileno()
         python = [sys.executable, "-E", "-s"]
+        passed = [fd]
+        filter_fd = None
         if self.isolated:
-            argv = ["bwrap", *_bwrap_args(("--ro-bind", str(SANDBOX_CODE), INSIDE_CODE)),
+            seccomp: list[str] = []
+            with contextlib.suppress(syscalls.SeccompUnavailable):
+                filter_fd = _readable(syscalls.sandbox_filter())
+                passed.append(filter_fd)
+                seccomp = ["--seccomp", str(filter_fd)]
+            argv = ["bwrap", *seccomp, *_bwrap_args(("--ro-bind", str(SANDBOX_CODE), INSIDE_CODE)),
                     *python, f"{INSIDE_CODE}/worker.py"]
             scratch = "/scratch"
         else:
             self._scratch = tempfile.mkdtemp(prefix="grader-scratch-")
             argv = [*python, str(SANDBOX_CODE / "worker.py")]
             scratch = self._scratch
-        self.process = subprocess.Popen(argv, pass_fds=[fd], env=_environment(self.isolated, fd, scratch),
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, cwd=self._scratch or "/")
-        child.close()
+        try:
+            self.process = subprocess.Popen(argv, pass_fds=passed,
+                                            env=_environment(self.isolated, fd, scratch),
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE, cwd=self._scratch or "/")
+        finally:
+            child.close()
+            if filter_fd is not None:
+                os.close(filter_fd)
         self.control = parent
         parent.settimeout(60)
         try:
@@ -216,40 +282,73 @@ class Zygote:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def open(self, limits: Limits) -> Channel:
-        """A channel to a fresh world that will run one notebook (or one test cell)."""
+    def open(self, limits: Limits, files: dict, timeout: float) -> Channel:
+        """A channel to a fresh world that will run one notebook (or one test cell), the instructor's
+        `files` written in it, its processes in a resource container of their own."""
         if not self.alive():
             self.start()
+        deadline = time.monotonic() + timeout
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # the kernel says who sends
+        try:
+            if self.containers is not None:
+                self._world = self.containers.new_world(limits.memory_bytes, limits.tasks)
+        except ContainerUnavailable as error:
+            ours.close()
+            theirs.close()
+            raise SandboxCrashed(str(error)) from None
         try:
             socket.send_fds(self.control, [json.dumps(limits.sandbox_settings()).encode()], [theirs.fileno()])
         except OSError as error:
+            ours.close()
             raise SandboxCrashed("the sandbox stopped") from error
         finally:
             theirs.close()
-        return Channel(self, ours, limits.message_bytes)
+        channel = Channel(self, ours, limits.message_bytes)
+        channel.send(files)
+        channel.receive(deadline - time.monotonic())
+        pid = _sender(ours, deadline)  # the world's first task, before it runs anything of the student
+        if self._world is not None:
+            try:
+                self._world.adopt(pid)
+            except OSError as error:
+                raise SandboxCrashed(f"the world could not be contained ({error.strerror})") from None
+        codec.send(ours, {"contained": self._world is not None})
+        return channel
 
-    def finish(self, timeout: float = 30.0) -> str:
-        """Stop the current world; every process in it is killed. Returns how it ended."""
-        with contextlib.suppress(OSError):
+    def finish(self, timeout: float = MARGIN_SECONDS) -> str:
+        """Stop the current world; every process in it is killed. Returns how it ended, as the kernel
+        tells it: the world's wait status, or its container's counters."""
+        world, self._world = self._world, None
+        if world is not None:
+            world.kill()
+        with contextlib.suppress(OSError, AttributeError):
             self.control.send(b"stop")
-        self.control.settimeout(timeout)
         try:
+            self.control.settimeout(timeout)
             reply = self.control.recv(4096)
             if not reply:
                 raise OSError("closed")
             answer = json.loads(reply)
             if answer.get("restart"):  # the zygote found a process it could not end: a new sandbox
                 self.stop()
-            return str(answer["done"])
+            ended = str(answer["done"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError, TimeoutError):
             self.stop()  # the next world starts a new sandbox
-            return "the sandbox itself was stopped"
+            ended = "the sandbox itself was stopped"
         finally:
             if self.control:
                 self.control.settimeout(None)
+        self.last_usage = world.usage() if world is not None else Usage()
+        if world is not None and not world.remove():
+            self.stop()
+        explained = self.last_usage.ending()
+        return f"{ended}: {explained}" if explained else ended
 
     def stop(self) -> None:
+        if self._world is not None:
+            self._world.remove()
+            self._world = None
         if self.control is not None:
             self.control.close()
             self.control = None
@@ -260,6 +359,33 @@ class Zygote:
         if self._scratch:
             _remove_tree(self._scratch)
             self._scratch = None
+
+
+def _readable(data: bytes) -> int:
+    """A file descriptor to read `data` from (bubblewrap reads its seccomp program so)."""
+    with tempfile.TemporaryFile() as handle:
+        handle.write(data)
+        handle.flush()
+        fd = os.dup(handle.fileno())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _sender(sock: socket.socket, deadline: float) -> int:
+    """The process id (in this process's view) of who sent the next byte, as the kernel attached it."""
+    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+    try:
+        data, ancillary, _, _ = sock.recvmsg(1, socket.CMSG_SPACE(12))
+    except (OSError, TimeoutError):
+        raise SandboxCrashed("the world did not start") from None
+    finally:
+        sock.settimeout(None)
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(payload) >= 12:
+            pid = struct.unpack("3i", payload[:12])[0]
+            if data == b"h" and pid > 0:
+                return pid
+    raise SandboxCrashed("the world did not start")
 
 
 def _remove_tree(path: str) -> None:

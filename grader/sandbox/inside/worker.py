@@ -49,6 +49,11 @@ SUPPORT = "/opt/grader-support"  # the instructor's files: read-only, first on s
 HOLD = "/opt/grader-hold"  # where read-only folders below a writable one wait while it is replaced
 _LIBC = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
+CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME = 0x04000000, 0x40000000, 0x02000000, 0x00000080
+# Every namespace Linux offers, new for each world: it shares no kernel object with any other world.
+WORLD_NAMESPACES = (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET
+                    | CLONE_NEWCGROUP | CLONE_NEWTIME)
+PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_DUMPABLE = 4
@@ -310,6 +315,8 @@ def _world(channel: socket.socket, settings: dict, report: int) -> None:
     _write_files(message["files"], (SUPPORT, SCRATCH))
     _write_bytecode(message.get("bytecode", {}))
     _mount(None, SUPPORT, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    _drop_capabilities()  # the world's processes have none, not even in their own namespaces
+    _refuse_world_syscalls()
     codec.send(channel, {"ok": True})
     init = os.fork()
     if init == 0:  # the world's pid 1 runs the notebook: when it ends, so does every process of the world
@@ -334,9 +341,10 @@ def _quiet_stdio() -> None:
 
 
 def _enter_namespaces() -> None:
-    """New user, mount, pid and IPC namespaces; the same uid inside, with capabilities until dropped."""
+    """New user, mount, pid, IPC, UTS, network, cgroup and time namespaces; the same uid inside, with
+    capabilities until dropped."""
     uid, gid = os.geteuid(), os.getegid()
-    _check(_LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+    _check(_LIBC.unshare(WORLD_NAMESPACES), "unshare")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as handle:
             handle.write(text)
@@ -358,6 +366,25 @@ def _fresh_folders(size: int) -> None:
         _mount(f"{HOLD}/{index}", path, None, MS_BIND | MS_REC)
     if keep:
         _check(_LIBC.umount2(HOLD.encode(), MNT_DETACH), "umount")
+    # The sandbox's /proc shows the machine's counters (memory, load, CPU time) that any world changes
+    # and any other could read: a world sees an empty, read-only folder there.
+    _mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
+
+
+def _refuse_world_syscalls() -> None:
+    """From here on, no new namespace, mount or capability, nor any interface syscalls.py refuses
+    (the trusted side compiled the program; the sandbox's own filter stays under it)."""
+    program = base64.b64decode(os.environ.get("GRADER_WORLD_FILTER", ""))
+    if not program:
+        return
+    instructions = (ctypes.c_uint64 * (len(program) // 8)).from_buffer_copy(program)
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(program) // 8, ctypes.addressof(instructions))
+    _check(_LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _check(_LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def _drop_capabilities() -> None:
@@ -385,8 +412,18 @@ def _check(result: int, what: str) -> None:
 
 def child(channel: socket.socket, settings: dict) -> None:
     """Run a notebook's cells, then (in a world opened for a test cell) answer that test's calls."""
-    if ISOLATED:
-        _drop_capabilities()
+    if not ISOLATED:  # no world's first process set the world up: the files, and the filter, are added here
+        message = codec.receive(channel, 1 << 30)
+        if message.get("op") != "files":
+            return
+        _write_files(message["files"], (SCRATCH,))
+        _refuse_world_syscalls()
+        codec.send(channel, {"ok": True})
+    # The trusted side puts this process in the world's resource container, then says so: the kernel
+    # tells it which process sent this byte (SCM_CREDENTIALS), before any code of the student runs.
+    channel.sendall(b"h")
+    if "contained" not in codec.receive(channel, 1 << 10):
+        return
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _Output.text, _Output.figure_bytes, _Output.figures = (int(settings[name]) for name in
                                                            ("text", "figure_bytes", "figures"))
@@ -404,10 +441,7 @@ def child(channel: socket.socket, settings: dict) -> None:
         except ConnectionError:
             return
         op = message.get("op")
-        if op == "files":  # inside bubblewrap the world's first process wrote them
-            _write_files(message["files"], (SCRATCH,))
-            codec.send(channel, {"ok": True})
-        elif op == "run":
+        if op == "run":
             if message.get("plots") is False:
                 _stand_in_for_pyplot()
             _use_backend("template" if message.get("quiet") else "Agg")

@@ -1,0 +1,470 @@
+"""Isolation by construction: each wall of the sandbox attacked generically, in the real sandbox.
+
+The walls (docs/sandbox.md, "Guarantees"): a world's memory of every kind, its tasks and its CPU
+are counted and bounded by the kernel (a cgroup per world); a world shares no kernel object with
+another (a namespace of every kind per world, a seccomp filter on the interfaces that could carry a
+bit); everything grading a notebook does counts toward its own time. Each attack is run once where
+the wall stands and once against the same code without the wall (or, for a channel, with sender
+and receiver in one world), with a marker proving the attack ran.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import threading
+import time
+
+import pytest
+
+from grader.preprocessors import SandboxedExecute
+from grader.sandbox.container import Containers, ContainerUnavailable
+from grader.sandbox.zygote import MARGIN_SECONDS, Limits, Zygote, bubblewrap_available
+from tests.test_isolation import CHECKS, _grade, _notebook
+
+pytestmark = [
+    pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap cannot start a sandbox here"),
+    pytest.mark.skipif(platform.machine() != "x86_64", reason="the attacks use x86-64 syscall numbers"),
+]
+
+MiB = 1 << 20
+LIMIT = 384 * MiB  # the world's memory in these tests
+
+
+def _containers_here() -> bool:
+    try:
+        Containers.here()
+    except ContainerUnavailable:
+        return False
+    return True
+
+
+needs_containers = pytest.mark.skipif(not _containers_here(), reason="no resource container can be made here")
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Zygote:
+    sandbox = Zygote(True)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def uncontained() -> Zygote:
+    """The same sandbox without resource containers: the walls' baseline."""
+    sandbox = Zygote(True)
+    sandbox.containers = None
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+def _limits(**changes) -> Limits:
+    settings = {"cell_seconds": 20, "wall_seconds": 60, "memory_bytes": 1 << 30, **changes}
+    return SandboxedExecute(**settings).limits()
+
+
+# Every kind of memory a process can hold, each in forked children (one address space each, so the
+# per-process address-space limit never stops it) and files on the world's tmpfs folders. The world's
+# first process allocates nothing itself: it reports how much its children held at the same moment.
+_HOLD = r'''
+import mmap, os, socket, time, ctypes
+KIND, TOTAL, CHILDREN, STEP = {kind!r}, {total}, 12, 16 << 20
+FOLDERS = ("/tmp", "/dev/shm", "/scratch")
+libc = ctypes.CDLL(None, use_errno=True)
+
+def hold(index, report):
+    kept, held = [], 0
+    while held < TOTAL // CHILDREN:
+        if KIND == "anonymous":
+            block = bytearray(STEP)
+            for offset in range(0, STEP, 4096):
+                block[offset] = 1
+        elif KIND == "shared mapping":
+            block = mmap.mmap(-1, STEP, flags=mmap.MAP_SHARED)
+            block.write(b"x" * STEP)
+        elif KIND == "tmpfs files":
+            with open(f"{{FOLDERS[index % 3]}}/fill-{{index}}-{{held}}", "wb") as handle:
+                handle.write(b"x" * STEP)
+            block = None
+        elif KIND == "mapped files":
+            with open(f"{{FOLDERS[index % 3]}}/map-{{index}}-{{held}}", "w+b") as handle:
+                handle.truncate(STEP)
+                block = mmap.mmap(handle.fileno(), STEP)
+            block.write(b"x" * STEP)
+        elif KIND == "memfd":
+            fd = libc.memfd_create(b"hold", 0)
+            if fd < 0:
+                os.write(report, b"refused\n")
+                return
+            os.ftruncate(fd, STEP)
+            os.pwrite(fd, b"x" * STEP, 0)
+            block = fd
+        elif KIND == "sysv":
+            key = libc.shmget(0, STEP, 0o1000 | 0o600)
+            if key < 0:
+                os.write(report, b"refused\n")
+                return
+            address = libc.shmat(key, None, 0)
+            ctypes.memset(ctypes.c_void_p(address), 1, STEP)
+            libc.shmdt(ctypes.c_void_p(address))
+            block = key
+        kept.append(block)
+        held += STEP
+        os.write(report, f"{{held}}\n".encode())
+    os.write(report, b"full\n")
+    time.sleep(5)
+
+started = 0
+reports = []
+children = []
+for index in range(CHILDREN):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            hold(index, write)
+        finally:
+            os._exit(0)
+    os.close(write)
+    children.append(pid)
+    reports.append(read)
+    started += 1
+import select
+amounts, waiting = {{}}, set(reports)
+deadline = time.time() + 20
+while waiting and time.time() < deadline:
+    ready, _, _ = select.select(list(waiting), [], [], 0.5)
+    for read in ready:
+        data = os.read(read, 65536)
+        words = data.decode().split()
+        if not data or "full" in words or "refused" in words:  # done, or ended
+            waiting.discard(read)
+        amounts[read] = max([int(word) for word in words if word.isdigit()] + [amounts.get(read, 0)])
+        if "refused" in words:
+            amounts[read] = -1
+alive = [pid for pid in children if os.waitpid(pid, os.WNOHANG) == (0, 0)]
+held = sum(max(amounts.get(read, 0), 0) for pid, read in zip(children, reports) if pid in alive)
+# the pages files really hold (blocks), not their sparse sizes
+files = sum(os.stat(os.path.join(folder, name)).st_blocks * 512 for folder in ("/tmp", "/dev/shm", "/scratch")
+            for name in os.listdir(folder) if name.startswith(("fill-", "map-")))
+print(f"attack ran: {{started}} children; refused: {{-1 in amounts.values()}}")
+# Files hold their pages whoever wrote them; a process holds what it allocated while it lives.
+print(f"held at once: {{(files if KIND.endswith('files') else held) >> 20}} MiB")
+'''
+
+# Each kind, and whether the kernel refuses it outright (seccomp) rather than counting it (the cgroup).
+MEMORY_KINDS = {"anonymous": "counted", "shared mapping": "counted", "tmpfs files": "counted",
+                "mapped files": "counted", "memfd": "refused", "sysv": "refused"}
+
+
+def _held(shown: str) -> int | None:
+    found = re.search(r"held at once: (\d+) MiB", shown)
+    return int(found.group(1)) if found else None
+
+
+@needs_containers
+@pytest.mark.parametrize("kind", MEMORY_KINDS)
+def test_memory_of_every_kind_counts_against_the_world(kind: str, zygote: Zygote, uncontained: Zygote):
+    """Memory that the address-space limit does not see (other processes, tmpfs files, shared memory)
+    is counted by the world's cgroup: what the world holds at once stays within its limit, or the
+    kernel ends a process of that world. The baseline (no cgroup) holds more than the limit."""
+    limits = _limits(memory_bytes=LIMIT)
+    cell = _HOLD.format(kind=kind, total=2 * LIMIT)
+    if MEMORY_KINDS[kind] == "counted":
+        shown, _ = _grade(uncontained, limits, _notebook(cell))
+        assert "attack ran: 12 children" in shown[0], shown
+        assert _held(shown[0]) > LIMIT // MiB, shown  # without the wall it holds more than the limit
+    shown, problems = _grade(zygote, limits, _notebook(cell))
+    held = _held(shown[0])
+    if MEMORY_KINDS[kind] == "refused":
+        assert "refused: True" in shown[0], shown
+        assert held == 0
+    else:
+        stopped = zygote.last_usage.oom_kills > 0
+        assert (held is not None and held <= LIMIT // MiB) or stopped, (shown, problems)
+        if held is not None:
+            assert "attack ran: 12 children" in shown[0]
+            assert held <= LIMIT // MiB
+
+
+_FORKS = r'''
+import os, time
+pids = []
+for _ in range(200):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(2)
+        os._exit(0)
+    pids.append(pid)
+print("children running at once:", len(pids))
+'''
+
+
+@needs_containers
+def test_a_world_runs_no_more_tasks_than_its_limit_whoever_grades(zygote: Zygote, uncontained: Zygote):
+    """Grading as root, RLIMIT_NPROC does not apply: without the cgroup 200 children run at once."""
+    limits = _limits()
+    shown, _ = _grade(uncontained, limits, _notebook(_FORKS))
+    count = int(re.search(r"children running at once: (\d+)", shown[0]).group(1))
+    import os
+
+    if os.geteuid() == 0:
+        assert count == 200, shown  # the baseline: nothing else caps a root grader's forks
+    shown, _ = _grade(zygote, limits, _notebook(_FORKS))
+    count = int(re.search(r"children running at once: (\d+)", shown[0]).group(1))
+    assert count < limits.tasks, shown
+    assert zygote.last_usage.forks_refused > 0
+
+
+_BUSY = r'''
+import os, time
+for _ in range(12):
+    if os.fork() == 0:
+        os.setsid()  # a session of its own: Linux's autogroup would give each an equal share of the CPU
+        end = time.time() + {seconds}
+        while time.time() < end:
+            pass
+        os._exit(0)
+time.sleep({seconds})
+print("busy children ran")
+'''
+
+_HONEST = r'''
+import time
+start = time.process_time(), time.perf_counter()
+total = 0
+for number in range(3_000_000):
+    total += number * number
+print("honest loop took", time.perf_counter() - start[1])
+'''
+
+
+def _honest_seconds(zygote: Zygote, limits: Limits) -> float:
+    shown, _ = _grade(zygote, limits, _notebook(_HONEST))
+    return float(re.search(r"honest loop took ([0-9.]+)", shown[0]).group(1))
+
+
+def _slowdown(attacker: Zygote, victim: Zygote, limits: Limits) -> float:
+    """How much slower the victim's honest loop runs while the attacker's notebook is graded beside it."""
+    alone = min(_honest_seconds(victim, limits) for _ in range(2))
+    result: dict[str, list[str]] = {}
+    thread = threading.Thread(target=lambda: result.update(
+        shown=_grade(attacker, limits, _notebook(_BUSY.format(seconds=6)))[0]))
+    thread.start()
+    time.sleep(1.0)
+    beside = _honest_seconds(victim, limits)
+    thread.join()
+    assert "busy children ran" in result["shown"][0], result
+    return beside / alone
+
+
+@needs_containers
+def test_cpu_is_shared_equally_between_worlds_whatever_sessions_a_notebook_makes(zygote: Zygote,
+                                                                                   uncontained: Zygote):
+    """Twelve busy children, each in a session of its own, beside a classmate's honest loop on a
+    second sandbox. Without the cgroup, the classmate is several times slower (autogroup shares the CPU
+    per session before nice values count); with one, each world gets an equal share and at most a core."""
+    limits = _limits()
+    victim = Zygote(True)
+    victim.start()
+    try:
+        baseline_attacker = Zygote(True)
+        baseline_attacker.containers = None
+        baseline_attacker.start()
+        try:
+            without_wall = _slowdown(baseline_attacker, victim, limits)
+        finally:
+            baseline_attacker.stop()
+        with_wall = _slowdown(zygote, victim, limits)
+    finally:
+        victim.stop()
+    assert without_wall > 2.0, without_wall  # the attack works where there is no wall
+    assert with_wall < 1.6, (with_wall, without_wall)
+
+
+# Channels: a sender world tries to leave a secret in every kernel object two worlds might both reach;
+# a receiver world looks for it in each. Both run one after the other and at the same time.
+_SEND = r'''
+import ctypes, fcntl, os, socket, time, errno
+libc = ctypes.CDLL(None, use_errno=True)
+SECRET = "secret-4711"
+SHARED = "/usr/lib/os-release" if os.path.exists("/usr/lib/os-release") else "/etc/ld.so.cache"
+done = {{}}
+def attempt(name, action):
+    try:
+        result = action()
+        done[name] = "refused" if isinstance(result, int) and result < 0 else "set"
+    except OSError as error:
+        walls = (errno.EPERM, errno.EACCES, errno.ENOSYS, errno.EROFS)
+        done[name] = "refused" if error.errno in walls else "failed"
+for folder in ("/tmp", "/dev/shm", "/scratch"):
+    attempt(folder, lambda: open(f"{{folder}}/channel", "w").write(SECRET))
+handle = open(SHARED, "rb")
+attempt("flock", lambda: fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB))
+attempt("posix lock", lambda: fcntl.lockf(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB))
+attempt("inotify", lambda: libc.inotify_init())
+attempt("sysv shm", lambda: libc.shmget(4711, 4096, 0o1000 | 0o666))
+attempt("sysv msg", lambda: libc.msgget(4711, 0o1000 | 0o666))
+attempt("sysv sem", lambda: libc.semget(4711, 1, 0o1000 | 0o666))
+attempt("mqueue", lambda: libc.mq_open(b"/channel", 0o100 | 2, 0o666, None))
+attempt("hostname", lambda: libc.sethostname(SECRET.encode(), len(SECRET)))
+add_key = 248
+attempt("keyring", lambda: libc.syscall(add_key, b"user", b"channel", SECRET.encode(), len(SECRET), -4))
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+attempt("abstract socket", lambda: (server.bind("\0grader-channel"), server.listen(1)))
+page = ctypes.create_string_buffer(1)
+attempt("mincore", lambda: libc.mincore(None, 0, page))
+attempt("/proc", lambda: open("/proc/loadavg").read())
+print("sender ran:", sorted(done.items()))
+time.sleep({hold})
+'''
+
+_RECEIVE = r'''
+import ctypes, fcntl, os, socket, struct, errno
+libc = ctypes.CDLL(None, use_errno=True)
+SHARED = "/usr/lib/os-release" if os.path.exists("/usr/lib/os-release") else "/etc/ld.so.cache"
+found = []
+for folder in ("/tmp", "/dev/shm", "/scratch"):
+    if os.path.exists(f"{folder}/channel"):
+        found.append(folder)
+handle = open(SHARED, "rb")
+try:
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+except OSError as error:
+    if error.errno == errno.EWOULDBLOCK:
+        found.append("flock")
+try:
+    fcntl.lockf(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError as error:
+    if error.errno in (errno.EAGAIN, errno.EACCES) and error.errno != errno.EPERM:
+        found.append("posix lock")
+for name, call in (("sysv shm", lambda: libc.shmget(4711, 4096, 0o666)),
+                   ("sysv msg", lambda: libc.msgget(4711, 0o666)),
+                   ("sysv sem", lambda: libc.semget(4711, 1, 0o666)),
+                   ("mqueue", lambda: libc.mq_open(b"/channel", 2))):
+    if call() >= 0:
+        found.append(name)
+name = ctypes.create_string_buffer(64)
+libc.gethostname(name, 64)
+if b"secret" in name.value:
+    found.append("hostname")
+if libc.syscall(249, b"user", b"channel", None, 0) >= 0:  # request_key: the key another world added
+    found.append("keyring")
+client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    client.connect("\0grader-channel")
+    found.append("abstract socket")
+except OSError:
+    pass
+print("receiver found:", found)
+'''
+
+CHANNEL_NAMES = ("/tmp", "/dev/shm", "/scratch", "flock", "posix lock", "sysv shm", "sysv msg", "sysv sem",
+                 "mqueue", "hostname", "abstract socket")
+
+
+def _found(shown: str) -> list[str]:
+    return eval(re.search(r"receiver found: (\[.*?\])\\n", shown).group(1))  # a list of fixed names
+
+
+def test_a_receiver_in_the_same_world_finds_the_sender(zygote: Zygote):
+    """The baseline: sender and receiver in one world (two cells of one notebook) do meet where the
+    kernel lets a world talk to itself: its folders, its socket. This proves the receiver looks right."""
+    shown, _ = _grade(zygote, _limits(), _notebook(_SEND.format(hold=0), _RECEIVE))
+    assert "sender ran:" in shown[0]
+    assert {"/tmp", "/dev/shm", "/scratch", "abstract socket"} <= set(_found(shown[1])), shown
+
+
+def test_no_kernel_object_carries_a_bit_to_the_next_world(zygote: Zygote):
+    """One after the other, in the same sandbox (as one grading worker grades a class)."""
+    shown, _ = _grade(zygote, _limits(), _notebook(_SEND.format(hold=0)))
+    sent = dict(eval(re.search(r"sender ran: (\[.*?\])\\n", shown[0]).group(1)))  # fixed names
+    assert set(CHANNEL_NAMES) <= set(sent), sent  # every attempt ran
+    for refused in ("flock", "posix lock", "inotify", "sysv shm", "sysv msg", "sysv sem", "keyring",
+                    "mincore", "hostname"):
+        assert sent[refused] == "refused", (refused, sent)
+    assert sent["/proc"] == "failed", sent  # the machine's counters are not there to read
+    shown, _ = _grade(zygote, _limits(), _notebook(_RECEIVE))
+    assert _found(shown[0]) == [], shown
+
+
+def test_no_kernel_object_carries_a_bit_between_worlds_graded_at_the_same_time(zygote: Zygote):
+    """At the same time, in two sandboxes (two grading workers); the sender holds its objects open."""
+    other = Zygote(True)
+    other.start()
+    try:
+        result: dict = {}
+        thread = threading.Thread(target=lambda: result.update(
+            shown=_grade(other, _limits(), _notebook(_SEND.format(hold=3)))[0]))
+        thread.start()
+        time.sleep(1.5)
+        shown, _ = _grade(zygote, _limits(), _notebook(_RECEIVE))
+        thread.join()
+    finally:
+        other.stop()
+    assert "sender ran:" in result["shown"][0]
+    assert _found(shown[0]) == [], shown
+
+
+_INOTIFY_SEND = r'''
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+watch = libc.inotify_init()
+print("inotify:", "refused" if watch < 0 else "allowed", ctypes.get_errno())
+'''
+
+
+def test_file_change_notification_is_refused(zygote: Zygote):
+    """The attack of the issue: inotify watches on the shared Python installation carried a solution
+    from one student to another. A world cannot create a watch at all."""
+    shown, _ = _grade(zygote, _limits(), _notebook(_INOTIFY_SEND))
+    assert "inotify: refused 1" in shown[0], shown  # EPERM
+
+
+_SLOW_CELL = "import time\ntime.sleep(1.2)\ndef f(x):\n    return x\n"
+_CALLS = "assert f(1) == 1\n"
+
+
+def test_everything_grading_does_counts_toward_the_notebooks_time(zygote: Zygote):
+    """Three slow cells and seven test cells, each with a world of its own where the cells are
+    replayed: before, replays and ending worlds did not count toward wall_seconds, so the notebook held
+    the worker for about 3.6 + 7 x 3.6 s. Now it stops at its limit (plus a fixed margin), not graded."""
+    limits = _limits(wall_seconds=6)
+    notebook = _notebook(_SLOW_CELL, _SLOW_CELL, _SLOW_CELL, tests=tuple(_CALLS for _ in range(7)))
+    start = time.monotonic()
+    shown, problems = _grade(zygote, limits, notebook)
+    took = time.monotonic() - start
+    assert any("time limit of 6 s was exceeded" in problem for problem in problems), problems
+    assert took < limits.wall_seconds + MARGIN_SECONDS + 2, took
+    assert '"ename": "AssertionError"' not in "".join(shown[3:4])  # the first test still ran in time
+
+
+def test_the_world_filter_still_lets_numpy_matplotlib_and_threads_work(zygote: Zygote):
+    """What the lecture's notebooks use runs under the filter: numpy, a figure, threads, a subprocess."""
+    cell = ("import numpy as np, matplotlib.pyplot as plt, threading, subprocess\n"
+            "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+            "plt.plot(np.arange(3))\n"
+            "print(np.linalg.inv(np.eye(2)).sum(), subprocess.run(['true']).returncode)")
+    shown, problems = _grade(zygote, _limits(), _notebook(cell))
+    assert "2.0 0" in shown[0] and "image/png" in shown[0], shown
+    assert not problems
+
+
+def test_grading_refuses_to_start_where_a_wall_is_missing(monkeypatch: pytest.MonkeyPatch):
+    """Without bubblewrap on PATH the sandbox is not started unless the risk is accepted."""
+    from grader.sandbox.zygote import SandboxUnavailable
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SandboxUnavailable, match="bubblewrap is not installed"):
+        Zygote(None)
+    with pytest.warns(RuntimeWarning, match="without a complete sandbox"):
+        accepted = Zygote(None, accept_risk=True)
+    assert any("bubblewrap" in part for part in accepted.missing)
+    assert CHECKS.exists()
