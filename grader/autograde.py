@@ -62,6 +62,7 @@ class AutogradeResult:
     # the class), "supervisor:waiting" (blocked on the workers, registering included), "supervisor:first"
     # (until the first unit was done), "supervisor:wall"/"supervisor:cpu" (all of autograde), "units".
     timings: Counter = field(default_factory=Counter)
+    unsandboxed: list[str] = field(default_factory=list)  # what of the sandbox was missing (--no-sandbox)
 
 
 @dataclass(frozen=True)
@@ -73,19 +74,30 @@ class Unit:
     student: str
     notebook: str
     digest: str
+    accept_risk: bool = False  # grade even where a part of the sandbox is missing (--no-sandbox)
 
 
 def autograde(course: Course, students: Iterable[str] | None = None, force: bool = False,
               workers: int | None = None, scheduler: str | None = None,
-              progress: bool = False, assignment: str | None = None) -> AutogradeResult:
+              progress: bool = False, assignment: str | None = None,
+              accept_risk: bool = False) -> AutogradeResult:
     """Grade the submissions of `students` (default: everyone who submitted) to `assignment`.
 
     Already graded, unchanged submissions are skipped unless `force`. `workers` processes run
     in parallel (default: one per core); with `scheduler` (tcp://host:port) a Dask cluster does.
     The workers start (and warm their sandboxes) while the supervisor is still registering the
     class in the gradebook, and grade each unit as soon as it is registered.
+
+    Where a part of the sandbox is missing it refuses (GraderError), unless `accept_risk`: then what
+    was missing is in the result and in every record.
     """
     started, cpu = time.perf_counter(), time.process_time()
+    result = AutogradeResult(unsandboxed=_missing_isolation(str(course.root)))
+    if result.unsandboxed and not accept_risk:
+        missing = "; ".join(result.unsandboxed)
+        raise GraderError(f"grading refused, the sandbox is incomplete here: {missing}. "
+                          "Install what is missing (docs/sandbox.md), or pass --no-sandbox to grade "
+                          "without it (every record then says so).")
     assignment = course.assignment(assignment)
     everyone = course.students("submitted", assignment)
     chosen = sorted(set(students)) if students is not None else everyone
@@ -93,7 +105,6 @@ def autograde(course: Course, students: Iterable[str] | None = None, force: bool
         if student not in everyone:
             raise GraderError(f"{course.folder('submitted', assignment, student)}: no submission for student "
                               f"{student!r}; check the id or collect the submissions first.")
-    result = AutogradeResult()
     timings = result.timings
     with _quick_sqlite_commits(), reused_setup():
         units = _timed_iterator(_units(course, assignment, chosen, force, result), timings,
@@ -201,7 +212,7 @@ def _student_units(course: Course, gradebook, assignment: str, student: str, nam
         if not force and old and old.digest == digest and old.status is Status.GRADED:
             result.skipped.append((student, name))
             continue
-        units.append(Unit(str(course.root), assignment, student, name, digest))
+        units.append(Unit(str(course.root), assignment, student, name, digest, bool(result.unsandboxed)))
     return units
 
 
@@ -245,7 +256,7 @@ def _run(units: Iterator[Unit], workers: int | None, scheduler: str | None) -> I
         for unit in units:
             yield unit, grade_unit(unit)
         return
-    yield from _run_in_pool(units, workers or os.cpu_count() or 1, first[0].root)
+    yield from _run_in_pool(units, workers or os.cpu_count() or 1, first[0].root, first[0].accept_risk)
 
 
 def _run_on_dask(units: list[Unit], scheduler: str) -> Iterator[tuple[Unit, dict]]:
@@ -265,7 +276,8 @@ def _run_on_dask(units: list[Unit], scheduler: str) -> Iterator[tuple[Unit, dict
             yield futures[future], outcome
 
 
-def _run_in_pool(units: Iterator[Unit], count: int, root: str) -> Iterator[tuple[Unit, dict]]:
+def _run_in_pool(units: Iterator[Unit], count: int, root: str,
+                 accept_risk: bool = False) -> Iterator[tuple[Unit, dict]]:
     """Units in parallel; when a worker process dies, only the unit that killed it is lost.
 
     A dying process takes down the whole pool and every unit in flight with it. Those units are
@@ -280,7 +292,7 @@ def _run_in_pool(units: Iterator[Unit], count: int, root: str) -> Iterator[tuple
             unit = suspects.pop()
             yield unit, _grade_alone(unit)
             continue
-        with _pool(count, root) as pool:
+        with _pool(count, root, accept_risk) as pool:
             running = {}
             while not exhausted or running:
                 while not exhausted and len(running) < 2 * count:  # busy while the supervisor saves
@@ -305,15 +317,16 @@ def _run_in_pool(units: Iterator[Unit], count: int, root: str) -> Iterator[tuple
                     break
 
 
-def _pool(count: int, root: str) -> ProcessPoolExecutor:
+def _pool(count: int, root: str, accept_risk: bool = False) -> ProcessPoolExecutor:
     """Worker processes forked from a server that imported the grader once; each warms its sandbox at once."""
-    return ProcessPoolExecutor(count, mp_context=worker_context(), initializer=_warm_up, initargs=(root,))
+    return ProcessPoolExecutor(count, mp_context=worker_context(), initializer=_warm_up,
+                               initargs=(root, accept_risk))
 
 
-def _warm_up(root: str) -> None:
+def _warm_up(root: str, accept_risk: bool = False) -> None:
     """Build the steps and start the sandbox of this worker before its first unit arrives."""
     try:
-        zygote = getattr(_steps(root).executor(), "zygote", None)
+        zygote = getattr(_steps(root, accept_risk).executor(), "zygote", None)
         if callable(zygote):
             zygote()
     except Exception:  # the first unit meets the same problem and reports it
@@ -335,8 +348,12 @@ def _config(root: str) -> Config:
 
 
 @cache
-def _steps(root: str) -> pipeline.GradingSteps:
-    return pipeline.grading_steps(_config(root))
+def _steps(root: str, accept_risk: bool = False) -> pipeline.GradingSteps:
+    config = _config(root)
+    if accept_risk:  # --no-sandbox: the instructor accepted grading without a part of the sandbox
+        config = Config(config)
+        config.SandboxedExecute.accept_risk = True
+    return pipeline.grading_steps(config)
 
 
 def _support_files(root: str) -> list[str]:
@@ -359,9 +376,10 @@ def grade_unit(unit: Unit) -> dict:
                                       path)
         resources = _resources(course, unit)
         with reused_setup():
-            notebook, resources = _run_steps(_steps(unit.root).executing, notebook, resources, timings,
-                                             "worker")
-        outcome = {"notebook": notebook, "problems": resources.get("grader_problems", [])}
+            steps = _steps(unit.root, unit.accept_risk).executing
+            notebook, resources = _run_steps(steps, notebook, resources, timings, "worker")
+        outcome = {"notebook": notebook, "problems": resources.get("grader_problems", []),
+                   "unsandboxed": resources.get("grader_unsandboxed", [])}
         parts = resources.get("grader_timings", {})
         timings.update({f"sandbox:{part}": seconds for part, seconds in parts.items()})
     except GraderError as error:
@@ -449,13 +467,15 @@ def finish(course: Course, unit: Unit, outcome: dict, timings: Counter | None = 
         with _timer(timings, f"{side}:failures"):
             return _record_failure(course, unit, str(outcome["error"]))
     try:
-        return _save(course, unit, from_dict(outcome["notebook"]), timings, side)
+        return _save(course, unit, from_dict(outcome["notebook"]), timings, side,
+                     "; ".join(map(str, outcome.get("unsandboxed", []))))
     except Exception as error:  # saving failed (encoding, nbgrader, the file system): only this unit
         detail = f"{type(error).__name__}: {str(error).splitlines()[0][:300] if str(error) else ''}"
         return _record_failure(course, unit, f"its graded notebook could not be saved ({detail})")
 
 
-def _save(course: Course, unit: Unit, notebook: NotebookNode, timings: Counter, side: str) -> UnitRecord:
+def _save(course: Course, unit: Unit, notebook: NotebookNode, timings: Counter, side: str,
+          unsandboxed: str = "") -> UnitRecord:
     resources = _resources(course, unit)
     steps = _steps(unit.root).saving
     notebook, resources = _run_steps(steps, notebook, resources, timings, side)
@@ -465,7 +485,8 @@ def _save(course: Course, unit: Unit, notebook: NotebookNode, timings: Counter, 
         _copy_support_files(course, unit, graded)
         problems = graded_problems(notebook)
         status = Status.NOT_GRADED if problems else Status.GRADED
-        record = UnitRecord(unit.student, unit.notebook, status, "; ".join(problems), unit.digest)
+        record = UnitRecord(unit.student, unit.notebook, status, "; ".join(problems), unit.digest,
+                            unsandboxed)
         save_record(course, unit.assignment, record)
     return record
 
@@ -503,3 +524,15 @@ def _fail(course: Course, gradebook, unit: Unit, reason: str) -> UnitRecord:
     record = UnitRecord(unit.student, unit.notebook, Status.NOT_GRADED, reason, unit.digest)
     save_record(course, unit.assignment, record)
     return record
+
+
+def _missing_isolation(root: str) -> list[str]:
+    """What of the sandbox the configured executor would grade without (empty: fully isolated)."""
+    from grader.sandbox.zygote import missing_isolation
+
+    executor = _steps(root).executor()
+    if not hasattr(executor, "zygote"):
+        return ["the configured executor does not use the sandbox"]
+    if getattr(executor, "sandbox", None) is False:
+        return ["the sandbox was turned off (c.SandboxedExecute.sandbox = False)"]
+    return missing_isolation()

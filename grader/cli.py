@@ -74,6 +74,9 @@ def autograde_command(
         "--workers", help="Parallel workers (default: 1 per core).")] = None,
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="Grade on a Dask cluster: tcp://HOST:PORT (needs the 'dask' extra).")] = None,
+    no_sandbox: Annotated[bool, typer.Option(
+        "--no-sandbox", help="Grade even where a part of the sandbox is missing (it is kept in every "
+        "record); without it, grading refuses to start there.")] = False,
     course: CourseOption = None,
 ) -> None:
     """Grade the submissions in autograded/submitted: sandboxed, in parallel, resumable."""
@@ -85,9 +88,12 @@ def autograde_command(
 
     try:
         result = autograde(_course(course), student or None, force=force, workers=workers,
-                           scheduler=scheduler, progress=True, assignment=assignment)
+                           scheduler=scheduler, progress=True, assignment=assignment, accept_risk=no_sandbox)
     except GraderError as error:
         _fail(error)
+    if result.unsandboxed:
+        typer.echo(f"WARNING: graded WITHOUT a complete sandbox ({'; '.join(result.unsandboxed)}); "
+                   "every record says so")
     typer.echo(f"graded: {len(result.graded)} students"
                + (f" ({len(result.skipped)} unchanged notebooks skipped)" if result.skipped else ""))
     for (who, notebook), reason in sorted(result.not_graded.items()):

@@ -27,6 +27,7 @@ class UnitRecord:
     status: Status
     reason: str = ""
     digest: str = ""
+    unsandboxed: str = ""  # what of the sandbox was missing when it was graded (--no-sandbox)
 
 
 def record_path(course: Course, assignment: str, student: str, notebook: str) -> Path:
@@ -45,6 +46,7 @@ def load_record(course: Course, assignment: str, student: str, notebook: str) ->
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return UnitRecord(data["student"], data["notebook"], Status(data["status"]),
-                          str(data.get("reason", "")), str(data.get("digest", "")))
+                          str(data.get("reason", "")), str(data.get("digest", "")),
+                          str(data.get("unsandboxed", "")))
     except (OSError, ValueError, TypeError, KeyError):
         return None

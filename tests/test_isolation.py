@@ -97,7 +97,8 @@ def _sandbox_processes(zygote: Zygote) -> list[int]:
     parents: dict[int, int] = {}
     for name in os.listdir("/proc"):
         try:
-            parents[int(name)] = int(open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()[1])
+            stat = Path(f"/proc/{name}/stat").read_text()
+            parents[int(name)] = int(stat.rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
     zygotes = [pid for pid, parent in parents.items() if parent == zygote.process.pid]
@@ -117,7 +118,7 @@ def test_nothing_a_notebook_started_outlives_it_not_even_a_zombie_leader(zygote:
     (A world cannot list processes any more, its /proc is empty: this machine's /proc is looked at.)
     """
     shown, _ = _grade(zygote, limits, _notebook(_ZOMBIE_LEADER))
-    assert "thread writes after its leader exited True" in shown[0]  # the attack ran: a live thread, no leader
+    assert "thread writes after its leader exited True" in shown[0]  # the attack ran: a thread, no leader
     assert _sandbox_processes(zygote) == []  # nothing of it is left, as the machine sees it
 
     shown, problems = _grade(zygote, limits, _notebook(_LOOK_FOR_SURVIVORS))
