@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import linecache
+import shutil
 import sys
 import warnings
 
@@ -323,3 +326,93 @@ def test_a_function_that_fails_with_correct_helpers_of_its_own_earns_nothing():
             checks.call(names["outer"], np.array([1.0, 2.0]))
     finally:
         checks.use_references("outer")
+
+
+def _raises_in(code: str, name: str):
+    """A function defined the way IPython defines a cell's (its source known to linecache)."""
+    filename = f"<cell {name}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    namespace: dict = {"np": np}
+    exec(compile(code, filename, "exec"), namespace)
+    return namespace[name]
+
+
+@pytest.mark.parametrize(("code", "args", "sentence"), [
+    ("import math\ndef sigmoid(z):\n    return 1 / (1 + math.exp(-z))\n", (np.array([0.0, 1.0]),),
+     "Use numpy's np.exp"),
+    ("def sigmoid(z):\n    import math\n    return 1 / (1 + math.exp(-z))\n", (-1000.0,),
+     "math.exp overflowed"),
+    ("def layer(W, X):\n    return X @ W\n", (np.ones((2, 3)), np.ones((3, 4))), "Θ · x, not x · Θ"),
+    ("def l2(theta):\n    return np.sum(theta ^ 2)\n", (np.array([1.0, 2.0]),), "^ is not a power"),
+    ("def l2(theta):\n    return sum(theta) ^ 2\n", (np.array([1.0, 2.0]),), "^ is not a power"),
+    ("def hinge(s):\n    return max(0, s - 1)\n", (np.array([1.0, 2.0]),), "Python's max(0, v)"),
+    ("def hinge(s):\n    return np.max(0, s - 1)\n", (np.array([1.0, 2.0]),), "Write np.maximum(0, v)"),
+    ("def losses(S, y):\n    return S - S[y]\n", (np.ones((3, 2)), np.array([0, 1])), "S[y, np.arange(N)]"),
+])
+def test_python_and_numpy_errors_are_explained_in_one_sentence_with_the_line(code, args, sentence):
+    func = _raises_in(code, code.split("def ")[1].split("(")[0])
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.call(func, *args)
+    first, meaning, where = str(failure.value).splitlines()
+    assert " raised " in first and meaning.startswith("What it means: ") and sentence in meaning
+    assert where.startswith(f"It happened in {func.__name__}, in the line `") and "return" in where
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.call(func, *args, hidden="a case")
+    lines = str(failure.value).splitlines()  # on a hidden test: the sentence, not numpy's words or the line
+    assert lines[0].endswith(" on a hidden test (a case) raised " + lines[0].rsplit(" ", 1)[1])
+    assert sentence in lines[1] and len(lines) == 2
+
+
+def test_the_right_numbers_in_the_wrong_shape_are_named_without_telling_a_hidden_shape():
+    with pytest.raises(checks.CheckFailed, match=r"the numbers are right, but in an array of shape \(1, 3\) "
+                                                 r"instead of \(3,\)"):
+        checks.expect_close(checks.value(np.array([[2.9, 0.0, 12.9]]), "svm_losses(S, y)"), [2.9, 0.0, 12.9])
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.expect_close(checks.Outcome(np.array([[2.9, 0.0, 12.9]]), "svm_losses", "a case"),
+                            [2.9, 0.0, 12.9])
+    assert "the numbers are right" in str(failure.value) and "(3,)" not in str(failure.value)
+
+
+def _test_cell(name: str, points: float) -> dict:
+    return {"cell_type": "code", "source": "", "metadata": {"nbgrader": {
+        "grade": True, "grade_id": f"test_{name}", "points": points, "solution": False, "locked": True}}}
+
+
+def test_the_summary_adds_up_the_points_of_functions_that_still_pass(tmp_path, monkeypatch, capsys):
+    cells = [_test_cell(name, points) for name, points in (("softmax", 3), ("loss", 2), ("answer_x", 1),
+                                                           ("other", 1))]
+    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": cells}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(checks, "_passes", {})
+    monkeypatch.setattr(checks, "_called", set())
+    checks.summary("nb")
+    assert capsys.readouterr().out.startswith("No visible test has run in this kernel yet")
+
+    def softmax(S):
+        return S
+
+    def loss(S):
+        return 1.0
+
+    namespace = {"softmax": softmax, "loss": loss, "answer_x": 3}
+    passing = "checks.passed('softmax')\nchecks.passed('loss')\nchecks.answered('answer_x')"
+    exec(passing, {**namespace, "checks": checks})
+    exec("checks.summary('nb')", {**namespace, "checks": checks, "loss": lambda S: 2.0})
+    out = capsys.readouterr().out.splitlines()[-3:]
+    assert out[0] == ("Visible tests: 3 of 6 points (softmax 3 of 3; loss 0 of 2: changed since its test "
+                      "passed, run the test again; other 0 of 1: not passed yet).")
+    assert out[1] == ("Questions: 1 point, checked only when your notebook is graded (1 of 1 answers have "
+                      "the right format).")
+    assert "hidden tests" in out[2]
+
+
+def test_visible_tables_come_from_the_file_beside_checks_and_a_missing_one_is_explained(tmp_path):
+    copy = tmp_path / "checks.py"
+    shutil.copy(REPO.source / "checks.py", copy)
+    spec = importlib.util.spec_from_file_location("checks_copy", copy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(module.CheckFailed, match=r"^03_x_tests.json is missing or damaged: keep it next to"):
+        module.visible_tables("03_x")
+    (tmp_path / "03_x_tests.json").write_text('{"test_f": {"case": {"a mistake": [NaN, 1.0]}}}')
+    assert module.visible_tables("03_x")["test_f"]["case"]["a mistake"][1] == 1.0

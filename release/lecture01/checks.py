@@ -590,8 +590,9 @@ def summary(notebook: str) -> None:
              f"({'; '.join(parts)})."]
     if questions:
         formatted = sum(_still_passing(name, namespace) for name in questions)
-        lines.append(f"Questions: {_points(sum(questions.values()))} points, checked only when your notebook "
-                     f"is graded ({formatted} of {len(questions)} answers have the right format).")
+        worth = sum(questions.values())
+        lines.append(f"Questions: {_points(worth)} point{'' if worth == 1 else 's'}, checked only when your "
+                     f"notebook is graded ({formatted} of {len(questions)} answers have the right format).")
     lines.append("The hidden tests check the same functions on other inputs: a function that fails a visible "
                  "test loses its points, one that passes them all may still lose them on a hidden test.")
     print("\n".join(lines))
