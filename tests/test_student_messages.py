@@ -309,3 +309,28 @@ def test_visible_test_tables_hold_only_visible_cases():
             assert "visible_tables" not in hidden, grade_id
             for case in cases:
                 assert f'"{case}"' in visible, (path.name, grade_id, case)
+
+
+ALTERNATIVES = {s.notebook: s.alternatives for s in all_samples()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_correct_variant_passes_its_visible_tests_and_leaves_its_inputs_alone(release_copy: Path,
+                                                                                     name: str):
+    """The checks added to the visible tests (inputs unchanged, demos checking first) fail no correct code."""
+    notebook, instructor = _solved(name)
+    client = _client(notebook, release_copy)
+    problems = []
+    with client.setup_kernel():
+        for variant, code in {"the instructor's": {}, **ALTERNATIVES[name]}.items():
+            filled = fill(read_notebook(RELEASE / f"{name}.ipynb"), {**instructor, **code})
+            for index, cell in enumerate(filled.cells):
+                if cell.cell_type == "code":
+                    outputs = _run(client, filled, index)
+                    text = _text(outputs)
+                    if _errors(outputs) or "above first" in text:
+                        problems.append(f"{variant}, cell {index}: {text}")
+            if not _text(filled.cells[-1].outputs).startswith(_expected_summary(name)):
+                problems.append(f"{variant}: {_text(filled.cells[-1].outputs)}")
+    assert not problems, "\n".join(problems)
