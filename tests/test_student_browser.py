@@ -29,6 +29,9 @@ NOTEBOOK = "05_binary_cross_entropy"
 MISSING_MINUS = "def binary_cross_entropy(h, y):\n    h = np.clip(h, 1e-12, 1 - 1e-12)\n" \
                 "    return np.mean(y * np.log(h) + (1 - y) * np.log(1 - h))\n"
 FIRST_LINE = "binary_cross_entropy(np.array([0.8, 0.9, 0.4]), np.array([1, 1, 0])) returned a wrong value."
+SVM = "02_svm_loss"
+NP_MAX = "def svm_loss_single(s, y):\n    margins = np.max(0, s - s[y] + 1)\n    margins[y] = 0\n" \
+         "    return np.sum(margins)\n"
 
 
 def _free_port() -> int:
@@ -52,13 +55,22 @@ def _wait_until_up(url: str, server: subprocess.Popen, log: Path) -> None:
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A JupyterLab server on a folder with the mistaken notebook; yields (base url, token)."""
+    yield from _serve(tmp_path, NOTEBOOK, {"binary_cross_entropy": MISSING_MINUS})
+
+
+@pytest.fixture
+def lab_with_np_max(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A JupyterLab server on 02_svm_loss with np.max(0, v) where np.maximum(0, v) is meant."""
+    yield from _serve(tmp_path, SVM, {"svm_loss_single": NP_MAX})
+
+
+def _serve(tmp_path: Path, name: str, mistake: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """A JupyterLab server on a folder with the release's files and `name` solved but for `mistake`."""
     folder = tmp_path / "work"
-    folder.mkdir()
-    shutil.copy(RELEASE / "checks.py", folder)
-    instructor = solutions(read_notebook(SOURCE / f"{NOTEBOOK}.ipynb"))
-    notebook = fill(read_notebook(RELEASE / f"{NOTEBOOK}.ipynb"),
-                    {**instructor, "binary_cross_entropy": MISSING_MINUS})
-    write_notebook(notebook, folder / f"{NOTEBOOK}.ipynb")
+    shutil.copytree(RELEASE, folder, ignore=shutil.ignore_patterns("*.ipynb"))
+    instructor = solutions(read_notebook(SOURCE / f"{name}.ipynb"))
+    notebook = fill(read_notebook(RELEASE / f"{name}.ipynb"), {**instructor, **mistake})
+    write_notebook(notebook, folder / f"{name}.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     home = tmp_path / "home"
     env = {**os.environ, "HOME": str(home), "JUPYTER_CONFIG_DIR": str(home / "config"),
@@ -94,13 +106,13 @@ app.commands.execute("notebook:run-all-cells").then(() => done("ok"), (e) => don
 """
 
 
-@pytest.mark.slow
-def test_a_failing_visible_test_shows_its_message_first_in_jupyterlab(chromium, lab):
+def _run_all_and_read_errors(chromium, lab: tuple[str, str], name: str) -> list:
+    """Open `name` in JupyterLab, Run All, and return the error outputs as the student sees them."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     base, token = lab
-    chromium.get(f"{base}/lab/tree/{NOTEBOOK}.ipynb?token={token}")
+    chromium.get(f"{base}/lab/tree/{name}.ipynb?token={token}")
     wait = WebDriverWait(chromium, 90, poll_frequency=0.5)
     wait.until(lambda d: d.execute_script(
         "const a = window.jupyterapp; const w = a && a.shell.currentWidget;"
@@ -109,7 +121,14 @@ def test_a_failing_visible_test_shows_its_message_first_in_jupyterlab(chromium, 
     chromium.set_script_timeout(120)
     assert chromium.execute_async_script(RUN_ALL) == "ok"
     selector = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-    errors = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
+    return wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, selector))
+
+
+@pytest.mark.slow
+def test_a_failing_visible_test_shows_its_message_first_in_jupyterlab(chromium, lab):
+    from selenium.webdriver.common.by import By
+
+    errors = _run_all_and_read_errors(chromium, lab, NOTEBOOK)
     text = errors[0].text.strip()
     assert len(errors) == 1, [e.text for e in errors]
     assert text.splitlines()[0] == FIRST_LINE, text
@@ -117,3 +136,13 @@ def test_a_failing_visible_test_shows_its_message_first_in_jupyterlab(chromium, 
     assert "checks.py" not in text and "Traceback" not in text and "CheckFailed" not in text
     shown = [e.text for e in chromium.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output")]
     assert not any("cost of h = 0.5" in text for text in shown), "Run All stops at the failing test"
+
+
+@pytest.mark.slow
+def test_numpys_error_is_explained_in_one_sentence_in_jupyterlab(chromium, lab_with_np_max):
+    errors = _run_all_and_read_errors(chromium, lab_with_np_max, SVM)
+    assert len(errors) == 1, [e.text for e in errors]
+    first, meaning, where = errors[0].text.strip().splitlines()
+    assert first.startswith("svm_loss_single(np.array([3.2, 5.1, -1.7]), 0) raised TypeError: ")
+    assert meaning.startswith("What it means: np.max(0, v) ") and "Write np.maximum(0, v)" in meaning
+    assert where == "It happened in svm_loss_single, in the line `margins = np.max(0, s - s[y] + 1)`."
