@@ -52,7 +52,7 @@ from own_cost import own_cpu_seconds  # beside this script
 ASSIGNMENT = "lecture01"  # the assignment of the course these build
 
 REPO = Path(__file__).resolve().parent.parent
-SANDBOX_WORKER = REPO / "grader" / "sandbox" / "inside" / "worker.py"
+SANDBOX_INSIDE = REPO / "grader" / "sandbox" / "inside"
 
 
 def _nbgrader_defaults() -> str:
@@ -328,22 +328,25 @@ def _grade_on_dask(course: Course, notebooks: int, package: Path | None) -> Run:
 # ----------------------------------------------------------------------------- the sandbox's share
 
 
-def _waiting_lines() -> set[int]:
-    """Lines of the sandbox's worker.py where it blocks (select, recv, waitpid): samples there are idle."""
-    tree = ast.parse(SANDBOX_WORKER.read_text(encoding="utf-8"))
+def _waiting_lines() -> set[str]:
+    """Places ("file.py:line") of the sandbox's code where it blocks (select, recv, waitpid): samples
+    there are idle."""
     blocking = {"select", "recv", "recv_fds", "waitpid", "read", "receive", "sleep"}
-    return {node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
-            and getattr(node.func, "attr", getattr(node.func, "id", "")) in blocking}
+    places = set()
+    for path in SANDBOX_INSIDE.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        places |= {f"{path.name}:{node.lineno}" for node in ast.walk(tree) if isinstance(node, ast.Call)
+                   and getattr(node.func, "attr", getattr(node.func, "id", "")) in blocking}
+    return places
 
 
 BLOCKING = {"recv_fds", "_exactly", "Condition.wait", "Event.wait", "select"}  # waiting wherever they are
 
 
-def _blocked(leaf: str, waiting: set[int]) -> bool:
+def _blocked(leaf: str, waiting: set[str]) -> bool:
     """Whether a sample's innermost frame is the sandbox waiting (for a message, a child, a socket)."""
     name, _, where = leaf.partition(" (")
-    line = where.rstrip(")").rsplit(":", 1)[-1]
-    return name in BLOCKING or ("worker.py:" in where and line.isdigit() and int(line) in waiting)
+    return name in BLOCKING or Path(where.rstrip(")")).name in waiting
 
 
 def sandbox_shares(raw: Path) -> dict[str, float]:
@@ -360,11 +363,11 @@ def sandbox_shares(raw: Path) -> dict[str, float]:
         names = [frame.split(" (")[0] for frame in frames]
         if not frames or _blocked(frames[-1], waiting):
             continue
-        if "_figures" in names:
+        if "collect" in names:
             shares["figures"] += int(count)
-        elif "_run_cell" in names:
+        elif "run_cell" in names:
             shares["cells"] += int(count)
-        elif "_answer_requests" in names:
+        elif "answer_requests" in names:
             shares["test calls"] += int(count)
         elif "zygote" in names and "prewarm" not in names:
             shares["world start-up"] += int(count)

@@ -19,29 +19,29 @@ REPO = Path(__file__).resolve().parent.parent
 SANDBOX_INSIDE = REPO / "grader" / "sandbox" / "inside"
 
 # Runs in a process of its own: argv[1] the folder of checks.py, argv[2] the runs per notebook, argv[3]
-# the sandbox's worker.py folder; stdin a JSON list of notebook paths. It warms up, executes the cells
-# and renders the figures with the sandbox worker's own functions (prewarm, _execute, _figures), so
-# the floor is the same work the grader does in a world, without the world.
+# the sandbox's code folder; stdin a JSON list of notebook paths. It warms up, executes the cells and
+# renders the figures with the sandbox's own functions (supervisor.prewarm, cells.execute,
+# figures.collect), so the floor is the same work the grader does in a world, without the world.
 MEASURE = r"""
 import gc, json, os, signal, sys
 sys.path[:0] = [sys.argv[3], sys.argv[1]]
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
-import worker
+import cells, figures, state, supervisor
 from grader.sandbox.zygote import Limits
 paths, runs = json.load(sys.stdin), int(sys.argv[2])
 limits = Limits(memory_bytes=0, cpu_seconds=0, wall_seconds=0, cell_seconds=0)
-worker._Output.text, worker._Output.figure_bytes, worker._Output.figures = (
+state.Output.text, state.Output.figure_bytes, state.Output.figures = (
     limits.text, limits.figure_bytes, limits.figures)
 
 def run_cells(cells):
     namespace = {"__name__": "__main__"}
     for source in cells:
         try:
-            worker._execute(TransformerManager().transform_cell(source), namespace)
+            cells.execute(TransformerManager().transform_cell(source), namespace)
         except BaseException:
             pass
-        worker._figures()
+        figures.collect()
 
 def cpu_of_one_run(cells):
     pid = os.fork()
@@ -57,7 +57,7 @@ def cpu_of_one_run(cells):
     _, _, usage = os.wait4(pid, 0)
     return usage.ru_utime + usage.ru_stime
 
-worker.prewarm()
+supervisor.prewarm()
 gc.collect()
 gc.freeze()
 seconds = []

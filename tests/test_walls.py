@@ -285,7 +285,9 @@ def test_cpu_is_shared_equally_between_worlds_whatever_sessions_a_notebook_makes
     finally:
         victim.stop()
     assert without_wall > 2.0, without_wall  # the attack works where there is no wall
-    assert with_wall < 1.6, (with_wall, without_wall)
+    # With it the attacker has one core at most: on a quiet 2-core machine the classmate runs at about
+    # its own speed (1.0-1.3 measured); a busy machine adds its own share to both runs.
+    assert with_wall < 2.0 and with_wall * 1.5 < without_wall, (with_wall, without_wall)
 
 
 # Channels: a sender world tries to leave a secret in every kernel object two worlds might both reach;
@@ -464,7 +466,35 @@ def test_grading_refuses_to_start_where_a_wall_is_missing(monkeypatch: pytest.Mo
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(SandboxUnavailable, match="bubblewrap is not installed"):
         Zygote(None)
-    with pytest.warns(RuntimeWarning, match="without a complete sandbox"):
-        accepted = Zygote(None, accept_risk=True)
-    assert any("bubblewrap" in part for part in accepted.missing)
+    accepted = Zygote(None, accept_risk=True)  # warns once per process, loudly
+    assert any("bubblewrap" in part for part in accepted.missing) and not accepted.isolated
     assert CHECKS.exists()
+
+
+_HIDDEN_TEST = """assert f(2) == 2
+### BEGIN HIDDEN TESTS
+hidden_input = 7
+assert f(hidden_input) == 7
+### END HIDDEN TESTS
+"""
+
+
+def test_no_hidden_name_reaches_a_world_before_its_test(zygote: Zygote, monkeypatch: pytest.MonkeyPatch):
+    """Every message each world is sent, recorded on the trusted side. Before, the names all test cells
+    read (the hidden regions' too) were resolved in the notebook's world before any test ran: a
+    student's code that logged them learnt what later hidden tests use. Now only the visible parts'
+    names are; a hidden region's names are asked in its own test's world, while it runs."""
+    from grader.sandbox.zygote import Channel
+
+    sent: list[tuple[int, dict]] = []
+    original = Channel.send
+    monkeypatch.setattr(Channel, "send", lambda self, message: (sent.append((id(self), message)),
+                                                                 original(self, message))[1])
+    notebook = _notebook("def f(x):\n    return x\n", tests=("assert f(1) == 1", _HIDDEN_TEST))
+    shown, problems = _grade(zygote, _limits(), notebook)
+    assert not problems and '"output_type": "error"' not in "".join(shown[1:]), shown  # both tests pass
+    worlds = list(dict.fromkeys(world for world, _ in sent))
+    notebook_world = [message for world, message in sent if world == worlds[0]]
+    assert len(worlds) >= 2
+    assert "hidden_input" not in repr(notebook_world), notebook_world
+    assert {"op": "call", "name": "f", "args": [7], "substitute": {}} in [m for _, m in sent]  # it ran

@@ -19,7 +19,6 @@ import hashlib
 import importlib.util
 import io
 import py_compile
-import re
 import sys
 import tempfile
 import time
@@ -36,11 +35,11 @@ from nbformat import NotebookNode, from_dict
 
 from grader.notebooks import is_test, nbgrader_meta, visible_part
 from grader.sandbox.inside import codec
-from grader.sandbox.zygote import SUPPORT_FOLDER, Channel, Limits, SandboxCrashed, WorldEnded, Zygote
+from grader.sandbox.inside.protocol import ENDING, SUPPORT, Op
+from grader.sandbox.zygote import Channel, Limits, SandboxCrashed, WorldEnded, Zygote
 
 MAX_CRASHES = 3
 _EXCEPTIONS: dict[str, type[Exception]] = {}
-_ENDINGS = re.compile(r"(exited with code -?\d{1,4}|killed by signal [A-Z0-9]{2,12})(: [a-z ()]{1,80})?")
 
 
 class ProcessEnded(BaseException):
@@ -81,7 +80,7 @@ def student_exception(name: str) -> type[Exception]:
 
 def _ending(text: object) -> str:
     """How the student's process ended, as the sandbox says; anything else it says is not repeated."""
-    match = _ENDINGS.fullmatch(str(text))
+    match = ENDING.fullmatch(str(text))
     return match.group(0) if match else "ended unexpectedly"
 
 
@@ -139,7 +138,7 @@ class Session:
     def ensure(self) -> Channel:
         if self.channel is None:
             start = time.perf_counter()
-            files = {"op": "files", "files": {name: codec.base64.b64encode(data).decode()
+            files = {"op": Op.FILES, "files": {name: codec.base64.b64encode(data).decode()
                                               for name, data in self.files.items()},
                      "bytecode": _bytecode(self.files) if self.zygote.isolated else {}}
             channel = self.zygote.open(self.limits, files, self.remaining(30))
@@ -163,7 +162,7 @@ class Session:
         start = time.monotonic()
         try:
             for cell in self.replay:
-                channel.send({"op": "run", "source": cell.source, "python": cell.python, "quiet": True,
+                channel.send({"op": Op.RUN, "source": cell.source, "python": cell.python, "quiet": True,
                               "plots": not stand_in})
                 reply = channel.receive(self.remaining(self.limits.cell_seconds))
                 if stand_in and reply.get("failed") is not cell.failed:
@@ -184,7 +183,7 @@ class Session:
     def run_cell(self, source: str) -> dict:
         channel = self.ensure()
         start = time.monotonic()
-        channel.send({"op": "run", "source": source})
+        channel.send({"op": Op.RUN, "source": source})
         reply = channel.receive(self.remaining(self.limits.cell_seconds))
         took = time.monotonic() - start
         self.timings["cells"] += took
@@ -198,7 +197,7 @@ class Session:
         """Ask the notebook's world what these names stand for, before any test cell hands it anything."""
         for name in names:
             channel = self.ensure()
-            channel.send({"op": "resolve", "name": name})
+            channel.send({"op": Op.RESOLVE, "name": name})
             reply = channel.receive(self.remaining(10))
             if reply.get("kind") in ("value", "function", "missing"):
                 self.values[name] = reply
@@ -220,7 +219,7 @@ class Session:
     def _open_test_world(self) -> None:
         try:
             channel = self.ensure()
-            channel.send({"op": "test"})
+            channel.send({"op": Op.TEST})
             if "serving" not in channel.receive(self.remaining(10)):
                 raise SandboxCrashed("the test process did not start")
         except SandboxCrashed as crash:
@@ -323,7 +322,7 @@ class SandboxFunction:
         self.callbacks = callbacks
 
     def __call__(self, *args: Any) -> Any:
-        reply = self.session.request({"op": "invoke", "id": self.ident,
+        reply = self.session.request({"op": Op.INVOKE, "id": self.ident,
                                       "args": [codec.encode(a) for a in args]}, self.callbacks)
         if "error" in reply:
             raise RuntimeError(_text(reply["error"], self.session.limits.text))
@@ -359,7 +358,7 @@ class StudentFunction:
         substitute = {name: register(function) for name, function in references.items()}
         self._session.refused = None
         # What the student's function prints is not shown: it could show what a hidden test handed it.
-        reply = self._session.request({"op": "call", "name": self.__name__, "args": encoded,
+        reply = self._session.request({"op": Op.CALL, "name": self.__name__, "args": encoded,
                                        "substitute": substitute}, callbacks)
         if self._session.refused:
             raise ValueError(self._session.refused)
@@ -386,7 +385,7 @@ class StudentNames(dict):
     def __missing__(self, name: str) -> Any:
         if name in builtins.__dict__ or name.startswith("__"):
             raise KeyError(name)
-        reply = self._session.values.get(name) or self._session.request({"op": "resolve", "name": name}, {})
+        reply = self._session.values.get(name) or self._session.request({"op": Op.RESOLVE, "name": name}, {})
         if reply.get("kind") == "function":
             return StudentFunction(name, self._session)
         if reply.get("kind") == "value":
@@ -477,7 +476,7 @@ def _compile(name: str, source: bytes) -> bytes:
         path = Path(folder) / name
         path.write_bytes(source)
         try:
-            py_compile.compile(str(path), cfile=str(path) + "c", dfile=f"{SUPPORT_FOLDER}/{name}",
+            py_compile.compile(str(path), cfile=str(path) + "c", dfile=f"{SUPPORT}/{name}",
                                doraise=True,
                                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
         except py_compile.PyCompileError:

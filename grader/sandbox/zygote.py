@@ -28,14 +28,11 @@ from pathlib import Path
 
 from grader.sandbox import syscalls
 from grader.sandbox.container import Containers, ContainerUnavailable, Usage, WorldContainer
-from grader.sandbox.inside import codec
+from grader.sandbox.inside import codec, protocol
 
 SANDBOX_CODE = Path(__file__).resolve().parent / "inside"
 PACKAGE = Path(__file__).resolve().parent.parent  # the grader package
-INSIDE_CODE = "/opt/grader-sandbox"
-SCRATCH = "/scratch"
-SUPPORT_FOLDER = "/opt/grader-support"  # the instructor's files inside the sandbox (worker.py: SUPPORT)
-WRITABLE = (SCRATCH, "/tmp", "/dev/shm")
+WRITABLE = (protocol.SCRATCH, "/tmp", "/dev/shm")
 TMPFS_BYTES = 256 << 20
 
 
@@ -151,7 +148,7 @@ def _bwrap_args(binds: tuple[str, ...] = ()) -> list[str]:
             args += ["--ro-bind", str(path), str(path)]
     size = ["--size", str(TMPFS_BYTES)]
     args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp", *size, "--tmpfs", "/dev/shm",
-             *size, "--tmpfs", "/scratch", "--dir", SUPPORT_FOLDER, "--dir", "/opt/grader-hold"]
+             *size, "--tmpfs", protocol.SCRATCH, "--dir", protocol.SUPPORT, "--dir", protocol.HOLD]
     for path in ("/etc/ld.so.cache", "/etc/fonts", "/etc/alternatives", "/etc/localtime"):
         if Path(path).exists():
             args += ["--ro-bind", path, path]
@@ -160,7 +157,7 @@ def _bwrap_args(binds: tuple[str, ...] = ()) -> list[str]:
             args += ["--ro-bind", prefix, prefix]
     for package in _installed_package_folders():
         args += ["--tmpfs", package, "--remount-ro", package]
-    return [*args, *binds, "--remount-ro", "/", "--chdir", "/scratch"]
+    return [*args, *binds, "--remount-ro", "/", "--chdir", protocol.SCRATCH]
 
 
 def _python_folders() -> list[str]:
@@ -194,10 +191,11 @@ def _environment(isolated: bool, control_fd: int, scratch: str) -> dict[str, str
     return {"PATH": "/usr/bin:/bin", "HOME": "/tmp" if isolated else scratch, "LANG": "C.UTF-8",
             "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/.matplotlib" if isolated else scratch,
             "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "PYTHONDONTWRITEBYTECODE": "1", "GRADER_CONTROL_FD": str(control_fd),
-            "GRADER_ISOLATED": "1" if isolated else "0", "GRADER_SCRATCH": SCRATCH if isolated else scratch,
-            "GRADER_KEEP": os.pathsep.join(_kept_below_writable()) if isolated else "",
-            "GRADER_WORLD_FILTER": _world_filter_text()}
+            "PYTHONDONTWRITEBYTECODE": "1", protocol.ENV_CONTROL_FD: str(control_fd),
+            protocol.ENV_ISOLATED: "1" if isolated else "0",
+            protocol.ENV_SCRATCH: protocol.SCRATCH if isolated else scratch,
+            protocol.ENV_KEEP: os.pathsep.join(_kept_below_writable()) if isolated else "",
+            protocol.ENV_WORLD_FILTER: _world_filter_text()}
 
 
 def _world_filter_text() -> str:
@@ -249,9 +247,9 @@ class Zygote:
                 filter_fd = _readable(syscalls.sandbox_filter())
                 passed.append(filter_fd)
                 seccomp = ["--seccomp", str(filter_fd)]
-            argv = ["bwrap", *seccomp, *_bwrap_args(("--ro-bind", str(SANDBOX_CODE), INSIDE_CODE)),
-                    *python, f"{INSIDE_CODE}/worker.py"]
-            scratch = "/scratch"
+            argv = ["bwrap", *seccomp, *_bwrap_args(("--ro-bind", str(SANDBOX_CODE), protocol.INSIDE_CODE)),
+                    *python, f"{protocol.INSIDE_CODE}/worker.py"]
+            scratch = protocol.SCRATCH
         else:
             self._scratch = tempfile.mkdtemp(prefix="grader-scratch-")
             argv = [*python, str(SANDBOX_CODE / "worker.py")]
@@ -268,7 +266,7 @@ class Zygote:
         self.control = parent
         parent.settimeout(60)
         try:
-            if parent.recv(64) != b"ready":
+            if parent.recv(64) != protocol.READY:
                 raise SandboxCrashed("the sandbox did not start")
         except (OSError, TimeoutError) as error:
             raise SandboxCrashed(f"the sandbox did not start: {self._stderr()}") from error
@@ -323,7 +321,7 @@ class Zygote:
         if world is not None:
             world.kill()
         with contextlib.suppress(OSError, AttributeError):
-            self.control.send(b"stop")
+            self.control.send(protocol.STOP)
         try:
             self.control.settimeout(timeout)
             reply = self.control.recv(4096)
@@ -383,7 +381,7 @@ def _sender(sock: socket.socket, deadline: float) -> int:
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(payload) >= 12:
             pid = struct.unpack("3i", payload[:12])[0]
-            if data == b"h" and pid > 0:
+            if data == protocol.HELLO and pid > 0:
                 return pid
     raise SandboxCrashed("the world did not start")
 
