@@ -204,3 +204,23 @@ def test_a_name_that_reads_as_two_students_is_refused(course: Course, tmp_path: 
     assert "\n" not in message and "submissions.zip" in message
     assert "Canvas user 202 and 203" in message and "Sortable Name" in message
     assert not course.folder("submitted", course.assignment(), BOB.student_id).exists()
+
+
+def test_without_the_gradebook_a_name_of_two_readings_is_refused(course: Course, tmp_path: Path) -> None:
+    """Without the export, Canvas's own rule (the first two all-digit fields) would make Eve's file Bob's;
+    collect asks for the gradebook export instead. An honest name whose file name starts with digits
+    ("01_...") is the same ids shifted by one field and is read as Canvas reads it."""
+    first = _first(course)
+    honest = canvas_file(BOB.sortable_name, 202, 5002, f"{first}.ipynb")
+    assert re.match(r"brownbob_202_5002_\d+_", honest)
+    report = collect(course, write_zip(tmp_path / "honest.zip", [
+        (honest, notebook_bytes(solved_notebook(course, first)))]), timezone="UTC")
+    assert sorted(report.collected) == [BOB.student_id]
+    download = write_zip(tmp_path / "submissions.zip", [
+        (canvas_file(EVE.sortable_name, 203, 5003, f"{first}.ipynb"),
+         notebook_bytes(release_notebook(course, first)))])
+    with pytest.raises(GraderError) as error:
+        collect(course, download, timezone="UTC")
+    message = str(error.value)
+    assert "\n" not in message and "Canvas user 202 and 203" in message and "--canvas-gradebook" in message
+    assert not course.folder("submitted", course.assignment(), EVE.student_id).exists()

@@ -108,12 +108,20 @@ def owner(part: str, roster: dict[str, Participant] | None) -> CanvasFile | None
     With the gradebook export, a reading counts when its user id is a student of the export and its name
     part is what Canvas makes of that student's sortable name; when none has that name (a name changed since
     the download), the only reading whose user id is in the export. Without the export, the first reading
-    (Canvas's own rule when it reads names back: the first two all-digit fields). Raises
-    :class:`AmbiguousName` when the name can be read as two students'.
+    (Canvas's own rule when it reads names back: the first two all-digit fields), unless another reading's
+    name part is not just the first one's with its ids. Raises :class:`AmbiguousName` when the name can be
+    read as two students'.
     """
     found = readings(part)
-    if not found or roster is None:
-        return found[0] if found else None
+    if not found:
+        return None
+    if roster is None:
+        # A later reading is only the same file shifted by one number (its name part ending in the first
+        # reading's user id) unless a student's name put `_<digits>_<digits>_` before the real ids.
+        others = [reading for reading in found[1:] if not re.search(r"_\d+$", reading.name)]
+        if others:
+            raise AmbiguousName(sorted({found[0].user_id, *(reading.user_id for reading in others)}))
+        return found[0]
     known = [reading for reading in found if reading.user_id in roster]
     exact = [reading for reading in known
              if reading.name == download_name(roster[reading.user_id].sortable_name or "")]

@@ -207,11 +207,13 @@ def _canvas_file(download: Path, file: ArchiveFile,
             found = canvas.owner(part, roster)
         except canvas.AmbiguousName as error:
             users = " and ".join(error.user_ids)
+            todo = ("pass the gradebook export with --canvas-gradebook (it tells them apart)"
+                    if roster is None else "have that name changed in Canvas (People, the student, Edit: "
+                    "Sortable Name), download the submissions and the gradebook export again and collect "
+                    "again")
             raise GraderError(f"{download}: {file.where!r} can be read as the file of Canvas user {users}, "
                               "because its name part (the student's sortable name, which students may edit) "
-                              "holds numbers between underscores; have that name changed in Canvas (People, "
-                              "the student, Edit: Sortable Name), download the submissions and the gradebook "
-                              "export again and collect again.") from None
+                              f"holds numbers between underscores; {todo}.") from None
         if found is not None:
             return replace(found, inner=(found.filename, *file.parts[index + 1:]))
     return None
