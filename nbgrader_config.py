@@ -35,6 +35,8 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    # The graded notebook shows nothing live in formgrader or JupyterLab (outputs, markdown, metadata).
+    "grader.preprocessors.InertNotebook",
 ]
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
@@ -52,12 +54,13 @@ c.SandboxedExecute.memory_bytes = 1 << 30
 c.SandboxedExecute.wall_seconds = 120
 c.SandboxedExecute.cell_seconds = 30
 
-# Feedback shows each test's verdict and message, never hidden test code or tracebacks into it, and
-# nothing a student wrote as live HTML (no script runs in a feedback page).
+# Feedback shows each test's verdict and message, never hidden test code or tracebacks into it. The
+# exporter sanitizes each page after it is rendered (no script runs, nothing is loaded from elsewhere),
+# writes formulas as MathML, and gives each notebook a time and memory budget (grader/feedback_page.py).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "grader.preprocessors.ClearHiddenTestsSafely",
     "grader.preprocessors.ConciseErrors",
-    "grader.preprocessors.UntrustedMarkup",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+c.GenerateFeedback.exporter_class = "grader.feedback_page.FeedbackExporter"

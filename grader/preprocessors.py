@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import atexit
-import html
+import json
 import re
 from pathlib import Path
 from typing import Any
 
-import bleach
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat import NotebookNode
+from nbformat.v4 import new_output
 from nbgrader.api import Gradebook, GradeCell, MissingEntry, TaskCell
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import Bool, Float, Integer, List
 
+from grader.inert import safe_html
 from grader.notebooks import is_test
 from grader.outcomes import PROBLEMS
 from grader.sandbox.trusted import execute
@@ -29,8 +30,18 @@ class ConciseErrors(NbGraderPreprocessor):
         if is_test(cell):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":
-                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+                    output["traceback"] = [concise_error(output)]
         return cell, resources
+
+
+CHECKER_ERRORS = ("CheckFailed", "AssertionError")
+
+
+def concise_error(output: NotebookNode) -> str:
+    """An error as the student should read it: a check's message alone (it says what was expected and
+    what came back), any other error with its name (NameError: ...)."""
+    name, message = str(output.get("ename") or "Error"), str(output.get("evalue") or "")
+    return message if name in CHECKER_ERRORS and message else f"{name}: {message}"
 
 
 class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
@@ -206,42 +217,127 @@ class ClearHiddenTestsSafely(ClearHiddenTests):
             return cell, resources
 
 
-SAFE_TAGS = ["a", "b", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3", "h4",
-             "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "summary",
-             "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul"]
-SAFE_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title"]}
-SAFE_PROTOCOLS = ["http", "https", "mailto", "data", "attachment"]
-SAFE_OUTPUTS = ("text/plain", "image/png", "image/jpeg")
-TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+class InertNotebook(NbGraderPreprocessor):
+    """The graded notebook shows nothing live in formgrader or JupyterLab (the last step before it is saved).
 
-
-class UntrustedMarkup(NbGraderPreprocessor):
-    """Everything a student could have written is shown as text or safe markup, never as live HTML.
-
-    Markdown keeps only harmless tags and attributes (no script, no event handlers, no javascript:
-    links); raw cells are shown as text; outputs keep only plain text and images; the notebook's
-    title and cell tags (which templates place into the page unescaped) are dropped.
+    Invariants, whatever the student wrote: an output holds only plain text, raster images (base64)
+    and sanitized HTML (grader.inert.safe_html), with a note where something else was removed; a markdown
+    cell holds raw HTML only as bare tags of a harmless list (<details>, <b>, ...: no attribute, no
+    comment) and loads no image from a URL, else its text is shown in a code block, saying so; metadata
+    keeps only the keys the tools use, each of the type they expect.
     """
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
-        nb.metadata.pop("title", None)
+        nb.metadata = inert_notebook_metadata(nb.get("metadata", {}))
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: ResourcesDict,
                         index: int) -> tuple[NotebookNode, ResourcesDict]:
-        tags = cell.get("metadata", {}).get("tags")
-        if tags is not None:
-            cell.metadata["tags"] = [tag for tag in tags if isinstance(tag, str) and TAG_NAME.match(tag)]
+        cell.metadata = inert_cell_metadata(cell.get("metadata", {}))
         if cell.cell_type == "markdown":
-            cell.source = bleach.clean(cell.source, tags=SAFE_TAGS, attributes=SAFE_ATTRIBUTES,
-                                       protocols=SAFE_PROTOCOLS)
+            cell.source = inert_markdown(cell.source)
+            given = cell.get("attachments") or {}
+            attachments = {name: {kind: value for kind, value in files.items()
+                                  if kind in INERT_IMAGES and isinstance(value, str)}
+                           for name, files in given.items() if isinstance(files, dict)}
             cell.pop("attachments", None)
-        elif cell.cell_type == "raw":
-            cell.source = html.escape(cell.source)
-            cell.metadata.pop("format", None)
-            cell.metadata.pop("raw_mimetype", None)
-        for output in cell.get("outputs", []):
-            if "data" in output:
-                output["data"] = {kind: value for kind, value in output["data"].items()
-                                  if kind in SAFE_OUTPUTS}
+            if any(attachments.values()):
+                cell["attachments"] = {name: files for name, files in attachments.items() if files}
+        if cell.cell_type == "code":
+            cell.outputs = [inert_output(output) for output in cell.get("outputs", [])]
         return cell, resources
+
+
+INERT_IMAGES = ("image/png", "image/jpeg", "image/gif")
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*\Z")
+# CommonMark's raw HTML (open and closing tags, comments, processing instructions, declarations, CDATA)
+_RAW_HTML = re.compile(r"<(?P<close>/)?(?P<tag>[A-Za-z][A-Za-z0-9-]*)(?P<rest>(?:\s[^<>]*)?/?)>"
+                       r"|<!--|<\?|<![A-Za-z]|<!\[CDATA\[")
+_BARE_TAGS = {"b", "br", "code", "details", "em", "hr", "i", "kbd", "li", "ol", "p", "strong", "sub",
+              "summary", "sup", "u", "ul"}
+_IMAGE = re.compile(r"!\[")
+_URL = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]*:|//)")
+
+
+def inert_markdown(source: object) -> str:
+    """A markdown cell's text, or (if it holds other raw HTML or an image from a URL) that text in a code
+    block with a note."""
+    text = source if isinstance(source, str) else "".join(map(str, source or []))
+    live = any(not (match.group("tag") and match.group("tag").lower() in _BARE_TAGS and
+                    not match.group("rest").strip("/ "))
+               for match in _RAW_HTML.finditer(text))
+    images = _IMAGE.search(text) is not None and any(
+        not url.group().lower().startswith(("data:", "attachment:")) for url in _URL.finditer(text))
+    if not (live or images):
+        return text
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return (f"*(This cell held raw HTML or an image from elsewhere; it is shown as its text.)*\n\n"
+            f"{fence}text\n{text}\n{fence}")
+
+
+def inert_output(output: NotebookNode) -> NotebookNode:
+    """One output with only the kinds of content that cannot run or load anything."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        return new_output("stream", name="stderr" if output.get("name") == "stderr" else "stdout",
+                          text=_text(output.get("text")))
+    if kind == "error":
+        traceback = output.get("traceback")
+        lines = [_text(line) for line in traceback] if isinstance(traceback, list) else []
+        return new_output("error", ename=_text(output.get("ename")), evalue=_text(output.get("evalue")),
+                          traceback=lines)
+    data, removed = {}, []
+    for mime, value in (output.get("data") or {}).items():
+        text = _text(value)
+        if mime == "text/plain" or (mime in INERT_IMAGES and _BASE64.match(text)):
+            data[mime] = text
+        elif mime == "text/html":
+            data[mime] = safe_html(text)
+        else:
+            removed.append(str(mime))
+    if removed:
+        note = f"(not shown: output of type {', '.join(sorted(removed))[:200]})"
+        data["text/plain"] = f"{data['text/plain']}\n{note}" if "text/plain" in data else note
+    if kind == "execute_result":
+        count = output.get("execution_count")
+        return new_output("execute_result", data=data,
+                          execution_count=count if isinstance(count, int) else None)
+    return new_output("display_data", data=data)
+
+
+def _text(value: object) -> str:
+    """A string where a string is expected (nbformat allows a list of strings)."""
+    if isinstance(value, list):
+        return "".join(item if isinstance(item, str) else json.dumps(item) for item in value)
+    return value if isinstance(value, str) else json.dumps(value) if value is not None else ""
+
+
+_CELL_FLAGS = ("editable", "deletable", "collapsed", "scrolled")
+TAG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def inert_cell_metadata(metadata: object) -> dict:
+    """A cell's metadata: nbgrader's (nbgrader checks it), word-like tags, and the booleans the tools use."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    kept: dict[str, Any] = {key: metadata[key] for key in _CELL_FLAGS if isinstance(metadata.get(key), bool)}
+    if isinstance(metadata.get("nbgrader"), dict):
+        kept["nbgrader"] = metadata["nbgrader"]
+    tags = metadata.get("tags")
+    if isinstance(tags, list):
+        kept["tags"] = [tag for tag in tags if isinstance(tag, str) and TAG_NAME.match(tag)]
+    return kept
+
+
+def inert_notebook_metadata(metadata: object) -> dict:
+    """The notebook's metadata without widget state and with strings where strings are expected."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    kept = {key: value for key, value in metadata.items()
+            if key not in ("widgets", "title", "kernelspec", "language_info")}
+    for key in ("kernelspec", "language_info"):
+        if isinstance(metadata.get(key), dict):
+            kept[key] = {name: value for name, value in metadata[key].items()
+                         if isinstance(value, (str, int)) or (name == "codemirror_mode" and
+                                                              isinstance(value, (str, dict)))}
+    if isinstance(metadata.get("title"), str):
+        kept["title"] = metadata["title"]
+    return kept

@@ -15,7 +15,10 @@ from pathlib import Path
 
 from grader.course import Course
 from grader.files import write_text_atomically
+from grader.inert import terminal_safe
 from grader.status import Status
+
+REASON_LIMIT = 2000  # characters of a reason kept in a record (a student's text can be any length)
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ class UnitRecord:
     reason: str = ""
     digest: str = ""
     unsandboxed: str = ""  # what of the sandbox was missing when it was graded (--no-sandbox)
+
+    def __post_init__(self) -> None:
+        # A reason can quote a submission: it is kept terminal-safe (control characters escaped, cut).
+        object.__setattr__(self, "reason", terminal_safe(self.reason, limit=REASON_LIMIT))
 
 
 def record_path(course: Course, assignment: str, student: str, notebook: str) -> Path:

@@ -17,9 +17,12 @@ from pathlib import Path
 
 from grader.course import Course
 
-_PREFIXES = re.compile(r"^(kopie\s+von|copy\s+of|kopie_von|copy_of)[\s_]+", re.IGNORECASE)
-_SUFFIXES = re.compile(r"(\s*\(\d+\)|\s*-\s*(kopie|copy)(\s*\(\d+\))?|[\s_](kopie|copy)|-\d+|\s+\d+)$",
-                       re.IGNORECASE)
+_PREFIX = re.compile(r"(kopie\s+von|copy\s+of|kopie_von|copy_of)[\s_]+", re.IGNORECASE)
+# A copy decoration at the end of a name, read backwards: matched only where the name ends. (A pattern
+# anchored with `$` is tried from every position, and `\s*` then rescans a long run of spaces from each:
+# quadratic time in the run's length.) Written backwards: " - Kopie (2)", " (1)", " copy", "-1", " 2".
+_SUFFIX_BACKWARDS = re.compile(
+    r"(?:\)\d+\(\s*)?(?:eipok|ypoc)\s*-\s*|\)\d+\(\s*|(?:eipok|ypoc)[\s_]|\d+-|\d+\s+", re.IGNORECASE)
 _NUMBER = re.compile(r"^\d+[\s_-]*")
 
 
@@ -83,13 +86,27 @@ class NotebookMatcher:
 
 def normalize(stem: str) -> str:
     """A file name stem without copy decorations, lower case, with '_' for spaces and dashes."""
-    text = stem.strip()
-    while True:
-        shorter = _SUFFIXES.sub("", _PREFIXES.sub("", text)).strip()
-        if shorter == text or not shorter:
+    backwards = stem[::-1]
+    start, end = _trimmed(stem, 0, len(stem))
+    while True:  # each round reads only the characters it takes off: linear in the name's length
+        prefix = _PREFIX.match(stem, start, end)
+        first = prefix.end() if prefix else start
+        suffix = _SUFFIX_BACKWARDS.match(backwards, len(stem) - end, len(stem) - first)
+        last = end - len(suffix.group()) if suffix else end
+        first, last = _trimmed(stem, first, last)
+        if (first, last) == (start, end) or first >= last:
             break
-        text = shorter
-    return re.sub(r"[\s-]+", "_", text).casefold()
+        start, end = first, last
+    return re.sub(r"[\s-]+", "_", stem[start:end]).casefold()
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """start and end moved past the whitespace at both ends of text[start:end]."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _grade_ids(data: bytes) -> set[str] | None:

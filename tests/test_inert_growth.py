@@ -1,0 +1,99 @@
+"""Work on submission text grows linearly: twice the input takes at most about twice the time.
+
+Only ratios are asserted, never times (CPU time of this process and its children, the best of
+three). Each input is a pathological case of a pattern that rescanned the text: math openers that are
+never closed (nbconvert's lazy `\\[.*?\\]`, and its strip_files_prefix's `\\[(.*?)\\]` from every `[`),
+and long runs of spaces in an uploaded file's name (collect's `\\s*...$`). The page of a notebook
+holding such a cell is made with the feedback exporter; work that exceeds its budget is cut off with a
+one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import pytest
+from nbformat import v4
+
+from grader.budget import StepFailed, within_budget
+from grader.feedback_page import FeedbackExporter
+from grader.lms.notebook_names import normalize
+from grader.mathml import markdown_to_html
+
+SIZE = 40_000
+LIMIT = 3.0  # linear work measures about 2; quadratic about 4
+
+
+def _cpu() -> float:
+    """CPU time of this process and of its ended children (the budget renders in a forked child)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _seconds(work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = _cpu()
+        work()
+        best = min(best, _cpu() - start)
+    return best
+
+
+def _ratio(work: Callable[[str], object], make: Callable[[int], str]) -> float:
+    small, large = make(SIZE), make(2 * SIZE)
+    work(small)  # warm up (imports, compiled patterns)
+    return _seconds(lambda: work(large)) / max(_seconds(lambda: work(small)), 1e-4)
+
+
+def _repeat(unit: str) -> Callable[[int], str]:
+    return lambda size: unit * (size // len(unit))
+
+
+MATH_OPENERS = {"latex display": "\\[ a ", "latex display per line": "\\[\n", "tex display": "$$ a\n\n",
+                "tex inline": "$ a\n\n", "latex inline": "\\( a ", "environment": "\\begin{x} a\n\n",
+                "environments of many names": None}
+
+
+@pytest.mark.parametrize("case", list(MATH_OPENERS))
+def test_markdown_with_unclosed_math_renders_in_linear_time(case: str):
+    unit = MATH_OPENERS[case]
+    make = _repeat(unit) if unit else (lambda size: "".join(f"\\begin{{n{i}}} a " for i in range(size // 14)))
+    assert _ratio(markdown_to_html, make) < LIMIT
+
+
+@pytest.mark.parametrize("unit", [" ", "\t", " - ", "  x("])
+def test_file_names_with_long_runs_normalize_in_linear_time(unit: str):
+    def twenty_times(name: str) -> None:  # one is too quick to time reliably
+        for _ in range(20):
+            normalize(name)
+
+    assert _ratio(twenty_times, lambda size: "02_svm_loss" + unit * (size // len(unit)) + "b") < LIMIT
+    assert normalize("02_svm_loss" + " " * 10_000 + "(1)") == "02_svm_loss"
+
+
+def test_a_feedback_page_of_unclosed_math_is_made_in_linear_time():
+    exporter = FeedbackExporter()
+
+    def page(text: str) -> str:
+        notebook = v4.new_notebook(cells=[v4.new_markdown_cell(text)])
+        resources = {"nbgrader": {"notebook": "n", "score": 0, "max_score": 0, "late_penalty": 0,
+                                  "student": "s"}}
+        html, _ = exporter.from_notebook_node(notebook, resources)
+        assert "could not be made" not in html
+        return html
+
+    start = time.perf_counter()
+    assert _ratio(page, _repeat("\\[ a ")) < LIMIT
+    assert time.perf_counter() - start < 600  # (a guard against a hang, not a speed target)
+
+
+def test_the_budget_cuts_off_work_that_runs_too_long_or_too_big():
+    with pytest.raises(StepFailed, match=r"took longer than its 0.5 s"):
+        within_budget(lambda: time.sleep(30), seconds=0.5)
+    with pytest.raises(StepFailed, match="memory"):
+        within_budget(lambda: bytearray(1 << 31), seconds=30, memory_bytes=256 << 20)
+    with pytest.raises(StepFailed, match=r"^ValueError: odd cell$"):
+        within_budget(lambda: (_ for _ in ()).throw(ValueError("odd cell")))
+    assert within_budget(lambda: {"page": "ok"}) == {"page": "ok"}
