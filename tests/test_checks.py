@@ -416,3 +416,14 @@ def test_visible_tables_come_from_the_file_beside_checks_and_a_missing_one_is_ex
         module.visible_tables("03_x")
     (tmp_path / "03_x_tests.json").write_text('{"test_f": {"case": {"a mistake": [NaN, 1.0]}}}')
     assert module.visible_tables("03_x")["test_f"]["case"]["a mistake"][1] == 1.0
+
+
+def test_only_a_line_of_the_students_cells_is_shown(tmp_path):
+    module = tmp_path / "helper_module.py"
+    module.write_text("def crash(v):\n    return max(0, v)\n")
+    spec = importlib.util.spec_from_file_location("helper_module", module)
+    helper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helper)
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.call(helper.crash, np.array([1.0, 2.0]))
+    assert "What it means: " in str(failure.value) and "It happened in" not in str(failure.value)

@@ -373,7 +373,7 @@ def _student_line(error: BaseException) -> tuple[str, str] | None:
     frame = error.__traceback__
     while frame is not None:
         code = frame.tb_frame.f_code
-        if code.co_filename != __file__ and not _in_library(code.co_filename):
+        if _NOTEBOOK_CELL.search(code.co_filename):
             line = linecache.getline(code.co_filename, frame.tb_lineno).strip()
             if line:
                 found = (code.co_name if not code.co_name.startswith("<") else "your cell", line)
@@ -381,9 +381,9 @@ def _student_line(error: BaseException) -> tuple[str, str] | None:
     return found
 
 
-def _in_library(filename: str) -> bool:
-    return any(part in filename for part in ("site-packages", "dist-packages", "/lib/python")) or \
-        filename.startswith("<frozen")
+# The file names IPython gives the code of a notebook's cells (ipykernel 6+, older IPython, exec'd cells):
+# only a line of the student's own cells is shown, never one of a library or of the grader.
+_NOTEBOOK_CELL = re.compile(r"ipykernel_\d+[/\\]\d+\.py$|^<ipython-input-|^<cell")
 
 
 def _expect_inputs_unchanged(func: Callable[..., Any], originals: tuple[Any, ...], handed: list[Any],
