@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from tests.test_lms_support import (
     CANVAS_TOTALS,
     CanvasStudent,
     broken_solution,
+    clean_filename,
+    moodle_group_folder,
     notebook_bytes,
     read_rows,
     write_zip,
@@ -82,24 +83,15 @@ def write_group_worksheet(path: Path, members: list[Member], german: bool = Fals
 
 
 def group_folder(group_name: str, group_id: int | None) -> str:
-    """The folder Moodle 4.1+ gives a group submission: mod/assign/classes/downloader.php,
-    get_student_prefix (group name with "_" as space, then "_<group id>", none for the default group, put
-    through clean_filename) and load_submissionplugin_filelist (prefix + "_assignsubmission_file" + the
-    file's path, which starts with "/")."""
-    prefix = _clean_filename(group_name.replace("_", " ") + (f"_{group_id}" if group_id is not None else ""))
-    return f"{prefix}_assignsubmission_file"
-
-
-def _clean_filename(name: str) -> str:
-    """lib/moodlelib.php, clean_param with PARAM_FILE (what clean_filename does)."""
-    return re.sub(r"""[\x00-\x1f\x7f&<>"`|':\\/]""", "", name)
+    """The folder Moodle 4.1+ gives a group submission (see test_lms_support.moodle_group_folder)."""
+    return moodle_group_folder(group_name, group_id)
 
 
 def member_folder(group_name: str, member: Member) -> str:
     """The folder Moodle before 4.1 gives each member of a group: mod/assign/locallib.php,
     download_submissions (group name + "-" + full name, "_" as space, then "_<participant id>", then
     "_assignsubmission_file_")."""
-    prefix = _clean_filename(f"{group_name}-{member.full_name}".replace("_", " ")
+    prefix = clean_filename(f"{group_name}-{member.full_name}".replace("_", " ")
                              + f"_{member.participant_id}")
     return f"{prefix}_assignsubmission_file_"
 

@@ -18,60 +18,15 @@ from grader.course import Course
 from grader.errors import GraderError
 from grader.lms.collect import collect
 from tests.test_lms_groups import Member, write_group_worksheet
-from tests.test_lms_support import CanvasStudent, notebook_bytes, write_gradebook, write_zip
+from tests.test_lms_support import (
+    CanvasStudent,
+    moodle_group_folder,
+    notebook_bytes,
+    write_gradebook,
+    write_zip,
+)
 
-# --- Moodle 4.1+: group folders through format_string --------------------------------------------------
-
-
-def _strip_tags(text: str) -> str:
-    """PHP's strip_tags as far as group names need it: a "<" that starts a tag (a letter, "/", "!" or "?"
-    after it) and everything to the next ">" is removed; "<" before a space stays."""
-    return re.sub(r"<[A-Za-z/!?][^>]*>", "", text)
-
-
-def _multilang(text: str, language: str) -> str:
-    """filter/multilang: of the spans <span lang="xx" class="multilang">...</span>, the current language's."""
-    return re.sub(r'<span lang="([\w-]+)" class="multilang">(.*?)</span>',
-                  lambda match: match.group(2) if match.group(1) == language else "", text)
-
-
-def format_string(name: str, filter_language: str | None = None) -> str:
-    """lib/classes/formatting.php, format_string with the default settings (formatstringstriptags on):
-
-        $string = replace_ampersands_not_followed_by_entity($string);    // & -> &amp; unless an entity
-        if (!empty($this->get_filterall()) && $filter) {
-            $string = $filtermanager->filter_string($string, $context);   // e.g. multilang
-        }
-        if ($this->get_striptags()) {
-            $string = str_replace(['<', '>'], ['&lt;', '&gt;'], strip_tags($string));
-
-    (lib/weblib.php, replace_ampersands_not_followed_by_entity: preg_replace("/\\&(?![a-zA-Z0-9#]{1,8};)/",
-    "&amp;", $string)); `filter_language` stands for "Filter all strings" on with the multilang filter."""
-    text = re.sub(r"&(?![a-zA-Z0-9#]{1,8};)", "&amp;", name)
-    if filter_language:
-        text = _multilang(text, filter_language)
-    return _strip_tags(text).replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clean_filename(name: str) -> str:
-    """lib/moodlelib.php, clean_param with PARAM_FILE:
-    preg_replace('~[[:cntrl:]]|[&<>"`\\|\\':\\\\/]~u', '', $param)."""
-    return re.sub(r"""[\x00-\x1f\x7f&<>"`|':\\/]""", "", name)
-
-
-def group_folder_41(group_name: str, group_id: int, filter_language: str | None = None) -> str:
-    """mod/assign/classes/downloader.php, get_student_prefix, for a team submission:
-
-        $groupname = format_string($submissiongroup->name, true, ['context' => $manager->get_context()]);
-        $groupinfo = '_' . $submissiongroup->id;
-        ...
-        $prefix = str_replace('_', ' ', $groupname);
-        return clean_filename($prefix . $groupinfo);
-
-    then load_submissionplugin_filelist adds '_assignsubmission_file'."""
-    prefix = format_string(group_name, filter_language).replace("_", " ")
-    return f"{clean_filename(prefix + f'_{group_id}')}_assignsubmission_file"
-
+# --- Moodle 4.1+: group folders through format_string (test_lms_support.moodle_group_folder) -----------
 
 MULTILANG = ('<span lang="en" class="multilang">Team Owls</span>'
              '<span lang="de" class="multilang">Team Eulen</span>')
@@ -90,7 +45,7 @@ def test_a_group_whose_id_is_a_participants_goes_to_its_members(course: Course, 
     """'R&D' becomes the folder 'Ramp;D_77' (format_string, then clean_filename); its id 77 is also Dora's
     participant id. The group's members get the submission, Dora (in no group) nothing."""
     first = _first(course)
-    folder = group_folder_41("R&D", 77)
+    folder = moodle_group_folder("R&D", 77)
     assert folder == "Ramp;D_77_assignsubmission_file"
     download = write_zip(tmp_path / "groups.zip",
                          [(f"{folder}/{first}.ipynb", notebook_bytes(solved_notebook(course, first)))])
@@ -115,7 +70,7 @@ def test_group_names_with_markup_are_matched_as_format_string_writes_them(
     """Tags are stripped and "<", ">" escaped (then cleaned to "lt;", "gt;"); a multilang name is one
     language with "Filter all strings" on, all of them run together with it off."""
     first = _first(course)
-    folder = group_folder_41(group, 80, filter_language)
+    folder = moodle_group_folder(group, 80, filter_language)
     assert folder == expected_folder
     download = write_zip(tmp_path / "groups.zip",
                          [(f"{folder}/{first}.ipynb", notebook_bytes(solved_notebook(course, first)))])
@@ -133,7 +88,7 @@ def test_a_folder_named_neither_like_its_participant_nor_like_a_group_is_refused
     worksheet names differently, or Zed's; collect names the folder and what to do, and writes nothing."""
     first = _first(course)
     download = write_zip(tmp_path / "groups.zip", [
-        (f"{group_folder_41('Night Owls', 79)}/{first}.ipynb",
+        (f"{moodle_group_folder('Night Owls', 79)}/{first}.ipynb",
          notebook_bytes(solved_notebook(course, first)))])
     worksheet = write_group_worksheet(tmp_path / "w.csv", [ZED, ANN])
     with pytest.raises(GraderError) as error:

@@ -59,6 +59,62 @@ def write_zip(path: Path, entries: Iterable[tuple[str, bytes]],
     return path
 
 
+def clean_filename(name: str) -> str:
+    """lib/moodlelib.php, clean_param with PARAM_FILE:
+    preg_replace('~[[:cntrl:]]|[&<>"`\\|\\':\\\\/]~u', '', $param)."""
+    return re.sub(r"""[\x00-\x1f\x7f&<>"`|':\\/]""", "", name)
+
+
+def _strip_tags(text: str) -> str:
+    """PHP's strip_tags as far as group names need it: a "<" that starts a tag (a letter, "/", "!" or "?"
+    after it) and everything to the next ">" is removed; "<" before a space stays."""
+    return re.sub(r"<[A-Za-z/!?][^>]*>", "", text)
+
+
+def _multilang(text: str, language: str) -> str:
+    """filter/multilang: of the spans <span lang="xx" class="multilang">...</span>, the current language's."""
+    return re.sub(r'<span lang="([\w-]+)" class="multilang">(.*?)</span>',
+                  lambda match: match.group(2) if match.group(1) == language else "", text)
+
+
+def format_string(name: str, filter_language: str | None = None) -> str:
+    """lib/classes/formatting.php, format_string with the default settings (formatstringstriptags on):
+
+        $string = replace_ampersands_not_followed_by_entity($string);    // & -> &amp; unless an entity
+        if (!empty($this->get_filterall()) && $filter) {
+            $string = $filtermanager->filter_string($string, $context);   // e.g. multilang
+        }
+        if ($this->get_striptags()) {
+            $string = str_replace(['<', '>'], ['&lt;', '&gt;'], strip_tags($string));
+
+    (lib/weblib.php, replace_ampersands_not_followed_by_entity: preg_replace("/\\&(?![a-zA-Z0-9#]{1,8};)/",
+    "&amp;", $string)); `filter_language` stands for "Filter all strings" on with the multilang filter."""
+    text = re.sub(r"&(?![a-zA-Z0-9#]{1,8};)", "&amp;", name)
+    if filter_language:
+        text = _multilang(text, filter_language)
+    return _strip_tags(text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def moodle_group_folder(group_name: str, group_id: int | None, filter_language: str | None = None) -> str:
+    """The folder Moodle 4.1+ gives a group submission: mod/assign/classes/downloader.php,
+    get_student_prefix, for a team submission:
+
+        $groupname = format_string($submissiongroup->name, true, ['context' => $manager->get_context()]);
+        $groupinfo = '_' . $submissiongroup->id;
+        } else {
+            $groupname = get_string('defaultteam', 'mod_assign');
+            $groupinfo = '';
+        ...
+        $prefix = str_replace('_', ' ', $groupname);
+        return clean_filename($prefix . $groupinfo);
+
+    then load_submissionplugin_filelist adds '_assignsubmission_file' (and the file's path, starting "/").
+    `group_id` None is the default group."""
+    name = format_string(group_name, filter_language) if group_id is not None else group_name
+    suffix = f"_{group_id}" if group_id is not None else ""
+    return f"{clean_filename(name.replace('_', ' ') + suffix)}_assignsubmission_file"
+
+
 def moodle_folder(full_name: str, participant_id: int | str, modern: bool = False) -> str:
     """The folder Moodle's download gives a participant: mod/assign/classes/downloader.php,
     get_student_prefix ("_" in the name as space, then clean_filename, which is lib/moodlelib.php
