@@ -1,8 +1,8 @@
-"""Round-2 attacks through the LMS files (issue 9): a zip bomb, names that drive the terminal, names that
-a spreadsheet runs. Each goes through the real `grader collect`, `grader autograde` and `grader export`
-commands in subprocesses; the peak memory of `grader collect` is measured with getrusage(RUSAGE_CHILDREN).
-Measured against the code before the round-2 fixes (commit c942de6); each test's docstring says whether
-the attack won then.
+"""Attacks through the LMS files: a zip bomb, names that drive the terminal, names that a spreadsheet runs
+(round 2, issue 9), and a Canvas sortable name that takes a classmate's place (issue 20). Each goes
+through the real `grader` commands in subprocesses; the peak memory of `grader collect` is measured with
+getrusage(RUSAGE_CHILDREN). Each test's docstring says the code it was measured against and whether the
+attack won there (round 2: commit c942de6).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.classroom import solved_notebook
+from grader.classroom import release_notebook, solved_notebook
 from grader.course import Course
 from tests.attacks.support import SVM, Run, grader, new_course
 
@@ -132,3 +132,42 @@ def test_names_a_spreadsheet_would_run_are_neutralized_in_scores_csv(names):
     assert any("HYPERLINK" in cell for cell in cells) and any("SUM(A1)" in cell for cell in cells)
     formulas = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert not formulas, formulas
+
+
+def test_a_canvas_sortable_name_cannot_take_a_classmates_place(released_template: Course,
+                                                                tmp_path: Path) -> None:
+    """Eve (user 203) sets her sortable name to "Smith_202-_77-_, Eve"; Canvas's download (content_zipper.rb,
+    sanitize_user_name lets "_202-_" through) names her late, blank notebook
+    "smith_202_77_eve_LATE_203_5003_...", whose first two numbers are Bob's user id (202) and a file id:
+    read as Canvas itself reads names back, it is Bob's. Bob submits later; both downloads are collected
+    with the gradebook export.
+
+    Measured on the code before issue 20 (commit 8a9b00f), the attack won: the first collect filed Eve's
+    blank notebook under canvas-202 (Bob) without her LATE mark, and the second, Bob's own submission,
+    stopped with "two submissions from canvas user 202" on every collect, --force included.
+    """
+    from tests.test_lms_names import canvas_file  # the download-name builder that follows content_zipper.rb
+    from tests.test_lms_support import CanvasStudent, write_gradebook
+
+    course = new_course(released_template, tmp_path)
+    bob, eve = CanvasStudent(202, "Brown, Bob", "bob@uni.example"), \
+        CanvasStudent(203, "Smith_202-_77-_, Eve", "eve@uni.example")
+    gradebook = write_gradebook(tmp_path / "grades.csv", [bob, eve], [("Lecture 1", 9, "34")])
+    blank = json.dumps(release_notebook(course, SVM)).encode()
+    attack = canvas_file(eve.sortable_name, 203, 5003, f"{SVM}.ipynb", late=True)
+    # the attack's marker: Canvas's own rule (the first two all-digit fields) reads it as Bob's
+    assert [field for field in attack.split("_") if field.isdigit()][:2] == ["202", "77"]
+    first = tmp_path / "first submissions.zip"
+    with zipfile.ZipFile(first, "w") as archive:
+        archive.writestr(attack, blank)
+    second = tmp_path / "second submissions.zip"
+    with zipfile.ZipFile(second, "w") as archive:
+        archive.writestr(attack, blank)
+        archive.writestr(canvas_file(bob.sortable_name, 202, 5002, f"{SVM}.ipynb"), _notebook_bytes(course))
+    runs = [grader(course, "collect", str(path), "--canvas-gradebook", str(gradebook))
+            for path in (first, second)]
+    assert all(run.returncode == 0 for run in runs), [run.output for run in runs]
+    assert "canvas-203 (Eve Smith_202-_77-_): Canvas marks this submission late." in runs[0].output
+    submitted = {sid: (course.step_dir("submitted", sid) / f"{SVM}.ipynb").read_bytes()
+                 for sid in ("canvas-202", "canvas-203")}
+    assert submitted == {"canvas-202": _notebook_bytes(course), "canvas-203": blank}
