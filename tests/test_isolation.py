@@ -8,6 +8,7 @@ worker of commit c942de6).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -92,8 +93,9 @@ print("planted:", sorted(p for p in ("/scratch/survivor.txt", "/tmp/survivor.txt
 '''
 
 
-def _sandbox_processes(zygote: Zygote) -> list[int]:
-    """The processes below the sandbox's zygote, as this machine's /proc shows them (a world sees none)."""
+def _sandbox_threads(zygote: Zygote) -> list[str]:
+    """The names of the threads below the sandbox's zygote, as this machine's /proc shows them (a world
+    sees none); the next world's first process, made ahead, is among them."""
     parents: dict[int, int] = {}
     for name in os.listdir("/proc"):
         try:
@@ -106,7 +108,12 @@ def _sandbox_processes(zygote: Zygote) -> list[int]:
     while frontier:
         frontier = [pid for pid, parent in parents.items() if parent in frontier]
         below += frontier
-    return below
+    names = []
+    for pid in zygotes + below:
+        for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+            with contextlib.suppress(OSError):
+                names.append(comm.read_text().strip())
+    return names
 
 
 def test_nothing_a_notebook_started_outlives_it_not_even_a_zombie_leader(zygote: Zygote, limits: Limits):
@@ -119,7 +126,7 @@ def test_nothing_a_notebook_started_outlives_it_not_even_a_zombie_leader(zygote:
     """
     shown, _ = _grade(zygote, limits, _notebook(_ZOMBIE_LEADER))
     assert "thread writes after its leader exited True" in shown[0]  # the attack ran: a thread, no leader
-    assert _sandbox_processes(zygote) == []  # nothing of it is left, as the machine sees it
+    assert "survivor" not in _sandbox_threads(zygote)  # nothing of it is left, as the machine sees it
 
     shown, problems = _grade(zygote, limits, _notebook(_LOOK_FOR_SURVIVORS))
     assert "planted: []" in shown[0], shown

@@ -9,8 +9,11 @@ The kernel counts there, whoever runs the grader (root included):
 - tasks (processes and threads): no more than `Limits.tasks` at once;
 - CPU: every world has the same weight, and at most one core, whatever sessions or nice values its
   processes set (a cgroup's tasks are outside the kernel's per-session autogroups).
-Ending a world freezes it (nothing forks any more), kills every task in it and thaws it; the trusted
-side then reads the kernel's counters (OOM kills, refused forks, CPU time) and removes the cgroup.
+Ending a world kills every task in it (with bubblewrap the world is also a pid namespace, which the
+kernel ends at once with its pid 1; without it the cgroup is frozen first, so nothing forks while it
+is killed); the trusted side then reads the kernel's counters (OOM kills, refused forks) and removes
+the cgroup. Cgroups are made ahead and removed afterwards by a thread of their own, so that the
+kernel's slow part of both (waiting for RCU grace periods) is off a notebook's way.
 
 cgroup v1 (a hierarchy per controller) and v2 (one unified hierarchy) are both supported. The worlds'
 cgroups are made below the grading process's own cgroup, which must be writable by whoever grades:
@@ -23,12 +26,15 @@ import contextlib
 import errno
 import itertools
 import os
+import queue
 import signal
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
+V1_CONTROLLERS = ("memory", "pids", "cpu")  # and "freezer" where worlds are no pid namespaces
 V2_CONTROLLERS = ("memory", "pids", "cpu")
 ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000
@@ -44,7 +50,6 @@ class Usage:
 
     oom_kills: int = 0  # processes the kernel killed for the world's memory limit
     forks_refused: int = 0  # forks (or threads) refused at the world's task limit
-    cpu_seconds: float = 0.0  # CPU time of all of the world's tasks
 
     def ending(self) -> str:
         """How the kernel's counters explain a world that ended, or ""."""
@@ -120,11 +125,11 @@ class WorldContainer:
     def kill(self, seconds: float = 5.0) -> bool:
         """End every task of the world at once; True once none is left."""
         deadline = time.monotonic() + seconds
+        freezer = self.folders.get("freezer")
         if self.version == 2:
             with contextlib.suppress(OSError):
                 _write(self.folders["unified"] / "cgroup.kill", "1")
-        else:
-            freezer = self.folders["freezer"]
+        elif freezer is not None:
             with contextlib.suppress(OSError):
                 _write(freezer / "freezer.state", "FROZEN")  # nothing forks or runs while it is killed
             while "FREEZING" in _read(freezer / "freezer.state") and time.monotonic() < deadline:
@@ -134,9 +139,9 @@ class WorldContainer:
             for pid in left:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-            if self.version == 1:
+            if freezer is not None:
                 with contextlib.suppress(OSError):
-                    _write(self.folders["freezer"] / "freezer.state", "THAWED")  # killed tasks can now die
+                    _write(freezer / "freezer.state", "THAWED")  # killed tasks can now die
             if not left:
                 return True
             time.sleep(0.001)
@@ -146,13 +151,9 @@ class WorldContainer:
         if self.version == 2:
             folder = self.folders["unified"]
             return Usage(oom_kills=_field(_read(folder / "memory.events"), "oom_kill"),
-                         forks_refused=_field(_read(folder / "pids.events"), "max"),
-                         cpu_seconds=_field(_read(folder / "cpu.stat"), "usage_usec") / 1e6)
-        oom = _field(_read(self.folders["memory"] / "memory.oom_control"), "oom_kill")
-        refused = _field(_read(self.folders["pids"] / "pids.events"), "max")
-        usage = _read(self.folders.get("cpuacct", self.folders["cpu"]) / "cpuacct.usage").strip()
-        cpu = int(usage) / 1e9 if usage.isdigit() else 0.0
-        return Usage(oom_kills=oom, forks_refused=refused, cpu_seconds=cpu)
+                         forks_refused=_field(_read(folder / "pids.events"), "max"))
+        return Usage(oom_kills=_field(_read(self.folders["memory"] / "memory.oom_control"), "oom_kill"),
+                     forks_refused=_field(_read(self.folders["pids"] / "pids.events"), "max"))
 
     def remove(self) -> bool:
         """Kill what is left and remove the folders; False if one of them stays (a task would not die)."""
@@ -169,23 +170,23 @@ class Containers:
         self.parents = parents
         self.version = version
         self.memory_swap = memory_swap
+        self._spares: dict[tuple[int, int], queue.Queue] = {}
+        self._chores: queue.Queue = queue.Queue()
+        self._helper: threading.Thread | None = None
 
     @classmethod
-    def here(cls) -> Containers:
-        """The containers this process can make, or ContainerUnavailable saying why not."""
-        v1 = [name for name in V1_CONTROLLERS if (ROOT / name / "cgroup.procs").exists()]
-        if len(v1) == len(V1_CONTROLLERS):
+    def here(cls, freezer: bool = False) -> Containers:
+        """The containers this process can make, or ContainerUnavailable saying why not. With `freezer`
+        (worlds that are no pid namespaces) a world's cgroup is frozen before it is killed (v1)."""
+        wanted = (*V1_CONTROLLERS, "freezer") if freezer else V1_CONTROLLERS
+        v1 = [name for name in wanted if (ROOT / name / "cgroup.procs").exists()]
+        if len(v1) == len(wanted):
             parents = {}
-            for name in V1_CONTROLLERS:
+            for name in wanted:
                 own = _own_cgroup(name)
                 if own is None:
                     raise ContainerUnavailable(f"this process is in no {name} cgroup")
                 parents[name] = ROOT / name / own.lstrip("/")
-            separate = not (parents["cpu"] / "cpuacct.usage").exists()
-            if separate and (ROOT / "cpuacct" / "cgroup.procs").exists():
-                own = _own_cgroup("cpuacct")
-                if own is not None:
-                    parents["cpuacct"] = ROOT / "cpuacct" / own.lstrip("/")
             swap = (parents["memory"] / "memory.memsw.limit_in_bytes").exists()
             return cls._checked(parents, 1, swap)
         if (ROOT / "cgroup.controllers").exists():
@@ -198,7 +199,7 @@ class Containers:
                 raise ContainerUnavailable(f"the cgroup {parent} offers no {', '.join(sorted(missing))} "
                                            "controller (delegate them to it)")
             return cls._checked({"unified": parent}, 2, True)
-        missing = sorted(set(V1_CONTROLLERS) - set(v1))
+        missing = sorted(set(wanted) - set(v1))
         raise ContainerUnavailable(f"no cgroup hierarchy with the {', '.join(missing)} controllers "
                                    "is mounted")
 
@@ -229,6 +230,52 @@ class Containers:
                                        f"{error.strerror}") from None
 
     def new_world(self, memory_bytes: int, tasks: int) -> WorldContainer:
+        """A new, never used cgroup for one world, with its limits set: one made ahead when there is
+        one (and the next is made ahead again)."""
+        spares = self._spares.setdefault((memory_bytes, tasks), queue.Queue())
+        self._chore(lambda: spares.put(self._made(memory_bytes, tasks)))
+        try:
+            world = spares.get_nowait()
+        except queue.Empty:
+            return self._make(memory_bytes, tasks)
+        if isinstance(world, ContainerUnavailable):
+            raise world
+        return world
+
+    def discard(self, world: WorldContainer, done: Callable[[bool], None]) -> None:
+        """Remove a world's cgroup once its last task has left; `done(removed)` is told how it went."""
+        self._chore(lambda: done(world.remove()))
+
+    def close(self) -> None:
+        """Remove the cgroups made ahead, after what is still to be removed."""
+        if self._helper is not None:
+            self._chores.put(None)
+            self._helper.join(30)
+            self._helper = None
+        for spares in self._spares.values():
+            while not spares.empty():
+                world = spares.get_nowait()
+                if isinstance(world, WorldContainer):
+                    world.remove()
+
+    def _chore(self, chore: Callable[[], None]) -> None:
+        if self._helper is None or not self._helper.is_alive():
+            self._helper = threading.Thread(target=self._do_chores, name="cgroups", daemon=True)
+            self._helper.start()
+        self._chores.put(chore)
+
+    def _do_chores(self) -> None:
+        while (chore := self._chores.get()) is not None:
+            with contextlib.suppress(Exception):  # a failure shows where its cgroup is used
+                chore()
+
+    def _made(self, memory_bytes: int, tasks: int) -> WorldContainer | ContainerUnavailable:
+        try:
+            return self._make(memory_bytes, tasks)
+        except ContainerUnavailable as error:
+            return error
+
+    def _make(self, memory_bytes: int, tasks: int) -> WorldContainer:
         """A new, empty cgroup for one world, with its limits set."""
         name = f"grader-world-{os.getpid()}-{next(self._names)}"
         folders = {key: parent / name for key, parent in self.parents.items()}

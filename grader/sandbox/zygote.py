@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -97,22 +98,30 @@ _WORLD_PROBE = ("import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True
 
 def bubblewrap_available() -> bool:
     """Whether bubblewrap can start a sandbox here, in which each notebook gets namespaces of its own."""
+    return not _bubblewrap_problem()
+
+
+@functools.cache
+def _bubblewrap_problem() -> str:
+    """Why bubblewrap cannot start this Python with the namespaces a world needs ("" if it can)."""
     bwrap = shutil.which("bwrap")
     if not bwrap:
-        return False
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
     probe = subprocess.run([bwrap, *_bwrap_args(), sys.executable, "-E", "-s", "-c", _WORLD_PROBE],
                            capture_output=True, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
-    return probe.returncode == 0
+    if probe.returncode == 0:
+        return ""
+    said = probe.stderr.decode(errors="replace").strip().splitlines()
+    if said and "execvp" in said[-1]:
+        return (f"bubblewrap cannot start this Python as the grading user ({said[-1][:200]}): "
+                "install Python where that user can read it")
+    return ("bubblewrap cannot create the namespaces a world needs here (allow unprivileged user "
+            "namespaces: sysctl kernel.unprivileged_userns_clone=1, or grade outside this container)")
 
 
 def missing_isolation() -> list[str]:
     """What of the sandbox is missing here, each with how to get it; empty when grading is fully isolated."""
-    missing = []
-    if not shutil.which("bwrap"):
-        missing.append("bubblewrap is not installed (apt-get install bubblewrap)")
-    elif not bubblewrap_available():
-        missing.append("bubblewrap cannot create namespaces here (allow unprivileged user namespaces: "
-                       "sysctl kernel.unprivileged_userns_clone=1, or grade outside this container)")
+    missing = [_bubblewrap_problem()] if _bubblewrap_problem() else []
     try:
         syscalls.sandbox_filter()
     except syscalls.SeccompUnavailable as error:
@@ -220,7 +229,8 @@ class Zygote:
             raise SandboxUnavailable("; ".join(self.missing))
         self.isolated = sandbox is not False and bubblewrap_available()
         try:
-            self.containers: Containers | None = Containers.here() if sandbox is not False else None
+            self.containers: Containers | None = (Containers.here(freezer=not self.isolated)
+                                                  if sandbox is not False else None)
         except ContainerUnavailable:
             self.containers = None
         if self.missing:
@@ -231,6 +241,7 @@ class Zygote:
         self.control: socket.socket | None = None
         self._scratch: str | None = None
         self._world: WorldContainer | None = None
+        self._stuck = False  # a world's cgroup could not be removed: a task of it would not die
         self.last_usage = Usage()
 
     def start(self) -> None:
@@ -283,7 +294,7 @@ class Zygote:
     def open(self, limits: Limits, files: dict, timeout: float) -> Channel:
         """A channel to a fresh world that will run one notebook (or one test cell), the instructor's
         `files` written in it, its processes in a resource container of their own."""
-        if not self.alive():
+        if self._stuck or not self.alive():
             self.start()
         deadline = time.monotonic() + timeout
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -338,15 +349,22 @@ class Zygote:
             if self.control:
                 self.control.settimeout(None)
         self.last_usage = world.usage() if world is not None else Usage()
-        if world is not None and not world.remove():
-            self.stop()
+        if world is not None and self.containers is not None:
+            self.containers.discard(world, self._removed)
         explained = self.last_usage.ending()
         return f"{ended}: {explained}" if explained else ended
 
+    def _removed(self, removed: bool) -> None:
+        if not removed:
+            self._stuck = True  # the next world starts a new sandbox
+
     def stop(self) -> None:
+        self._stuck = False
         if self._world is not None:
             self._world.remove()
             self._world = None
+        if self.containers is not None:
+            self.containers.close()
         if self.control is not None:
             self.control.close()
             self.control = None

@@ -78,36 +78,82 @@ def zygote() -> None:
             _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     control = socket.socket(fileno=int(os.environ[protocol.ENV_CONTROL_FD]))
     control.send(protocol.READY)
-    serve = _serve_world if protocol.ISOLATED else _serve_unisolated
+    spare: _Spare | None = None
     while True:
         data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
         if not data or data == protocol.QUIT or not fds:
             return
         channel = socket.socket(fileno=fds[0])
-        status = serve(control, channel, json.loads(data))
+        settings = json.loads(data)
+        if protocol.ISOLATED:
+            if spare is None or spare.tmpfs_bytes != int(settings["tmpfs_bytes"]):
+                _discard(spare)
+                spare = _Spare.fork(control, int(settings["tmpfs_bytes"]))
+            status = _serve_world(control, channel, settings, spare)
+        else:
+            status = _serve_unisolated(control, channel, settings)
         clean = _sweep()
         control.send(json.dumps({"done": status, "restart": not clean}).encode())
         if not clean:
             return  # something outlived its notebook: the trusted side starts a new sandbox
+        # The next world's namespaces and folders are made now, while the trusted side is busy.
+        spare = _Spare.fork(control, int(settings["tmpfs_bytes"])) if protocol.ISOLATED else None
 
 
-def _serve_world(control: socket.socket, channel: socket.socket, settings: dict) -> str:
+class _Spare:
+    """A world's first process, forked ahead (after the last world was swept) with its namespaces and
+    fresh folders made, waiting for its channel: the kernel's slow part of making them (waiting for
+    RCU grace periods) is then off a notebook's way. It runs nothing before its channel comes."""
+
+    def __init__(self, pid: int, handover: socket.socket, report: int, tmpfs_bytes: int) -> None:
+        self.pid, self.handover, self.report, self.tmpfs_bytes = pid, handover, report, tmpfs_bytes
+
+    @classmethod
+    def fork(cls, control: socket.socket, tmpfs_bytes: int) -> _Spare:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        report_out, report_in = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                control.close()
+                ours.close()
+                os.close(report_out)
+                _quiet_stdio()
+                _enter_namespaces()
+                _fresh_folders(tmpfs_bytes)
+                data, fds, _, _ = socket.recv_fds(theirs, 1 << 16, 1)
+                theirs.close()
+                if fds:
+                    _world(socket.socket(fileno=fds[0]), json.loads(data), report_in)
+            finally:
+                os._exit(0)
+        theirs.close()
+        os.close(report_in)
+        return cls(pid, ours, report_out, tmpfs_bytes)
+
+
+def _discard(spare: _Spare | None) -> None:
+    if spare is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(spare.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(spare.pid, 0)
+        spare.handover.close()
+        os.close(spare.report)
+
+
+def _serve_world(control: socket.socket, channel: socket.socket, settings: dict, spare: _Spare) -> str:
     """Run one notebook (or one test cell) in a world of its own; say how it ended once it is gone.
 
-    The world is a new namespace of every kind. Its first process (`_world`) mounts fresh
-    folders and forks the world's init; when that init ends, the kernel kills every process of the
-    world, whatever its state, and the world's folders go with its mount namespace.
+    The world is a new namespace of every kind. Its first process (a `_Spare`, made ahead) has
+    mounted fresh folders; it takes the instructor's files and forks the world's init; when that init
+    ends, the kernel kills every process of the world, whatever its state, and the world's folders go
+    with its mount namespace.
     """
-    report_out, report_in = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        control.close()
-        os.close(report_out)
-        try:
-            _world(channel, settings, report_in)
-        finally:
-            os._exit(0)
-    os.close(report_in)
+    pid, report_out = spare.pid, spare.report
+    with contextlib.suppress(OSError):  # if the spare is gone, the trusted side finds the world ended
+        socket.send_fds(spare.handover, [json.dumps(settings).encode()], [channel.fileno()])
+    spare.handover.close()
     channel.close()
     status = 0
     try:
@@ -235,10 +281,8 @@ def _writable_then_retry(function: Any, path: str, _: Any) -> None:
 
 
 def _world(channel: socket.socket, settings: dict, report: int) -> None:
-    """The world's first process: new namespaces, fresh folders, the instructor's files; then its pid 1."""
-    _quiet_stdio()
-    _enter_namespaces()
-    _fresh_folders(int(settings["tmpfs_bytes"]))
+    """The world's first process, in its namespaces and fresh folders: the instructor's files, no
+    capability, the world's seccomp filter; then its pid 1."""
     _take_files(channel, (protocol.SUPPORT, protocol.SCRATCH))
     _mount(None, protocol.SUPPORT, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _drop_capabilities()  # the world's processes have none, not even in their own namespaces
