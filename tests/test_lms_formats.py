@@ -92,7 +92,7 @@ def test_grade_scaling_and_formatting() -> None:
     assert scaled(17, 34, 34) == 17
     assert scaled(17, 34, None) == 17
     assert scaled(1, 3, 10) == 3.33
-    assert number(3.3333) == "3.33" and number(10.0) == "10" and number(7.5, decimal_comma=True) == "7,5"
+    assert number(3.3333) == "3.33" and number(10.0) == "10" and number(7.5) == "7.5"
 
 
 @pytest.mark.parametrize(("stem", "expected"), [

@@ -80,11 +80,12 @@ def scaled(score: float, max_score: float, lms_max: float | None) -> float:
     return round(score / max_score * lms_max, 2)
 
 
-def number(value: float, decimal_comma: bool = False) -> str:
-    """A number with at most two decimals and no trailing zeros ("7.5", "10"), with "," if asked."""
+def number(value: float) -> str:
+    """A number with at most two decimals, no trailing zeros and a decimal point ("7.5", "10"): what both
+    LMSs read in every language (Moodle's ``unformat_float``, Canvas's ``decimal_comma_to_period``)."""
     text = f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
     text = "0" if text == "-0" else text
-    return text.replace(".", ",") if decimal_comma else text
+    return text
 
 
 def parse_number(text: str) -> float | None:
@@ -101,11 +102,6 @@ def parse_number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
-
-
-def uses_decimal_comma(samples: list[str]) -> bool:
-    """Whether numbers in these cells are written with a decimal comma ("100,00")."""
-    return any(re.fullmatch(r"\s*-?\d+,\d{1,2}\s*", sample) for sample in samples)
 
 
 def unlisted(results: dict[str, StudentResult], listed: set[str], lms: str, where: str) -> list[str]:
