@@ -6,6 +6,8 @@ One module per job:
 - :mod:`grader.lms.worksheet`: fill Moodle's offline grading worksheet;
 - :mod:`grader.lms.canvas_import`: a Canvas gradebook import CSV;
 - :mod:`grader.lms.feedback_zip`: feedback HTML in Moodle's "Upload multiple feedback files in a zip" layout;
+- :mod:`grader.lms.canvas_feedback`: feedback HTML named for Canvas's "Re-Upload Submissions", and the Canvas
+  file ids collect records for it;
 - :mod:`grader.lms.groups`: which graded submission (their own, or their Moodle group's) stands for whom;
 - :mod:`grader.lms.bundle`: the release zip students download, with instructions.
 
