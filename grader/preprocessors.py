@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import multiprocessing.util
 import re
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,9 @@ class SandboxedExecute(NbGraderPreprocessor):
             SandboxedExecute._zygote = Zygote(self.sandbox, accept_risk=self.accept_risk)
             SandboxedExecute._zygote.start()
             atexit.register(SandboxedExecute._zygote.stop)
+            # a pool's worker process ends without atexit: its worlds' cgroups are removed all the same
+            multiprocessing.util.Finalize(SandboxedExecute._zygote, SandboxedExecute._zygote.stop,
+                                          exitpriority=10)
         return SandboxedExecute._zygote
 
     def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:

@@ -212,7 +212,18 @@ class Containers:
         containers = cls(parents, version, swap)
         if version == 2:
             containers._enable_v2_controllers()
+        containers._remove_abandoned()
         return containers
+
+    def _remove_abandoned(self) -> None:
+        """Remove the empty cgroups of worlds whose grading process has gone (killed before it could)."""
+        for parent in self.parents.values():
+            with contextlib.suppress(OSError):
+                for folder in parent.glob("grader-world-*"):
+                    pid = folder.name.split("-")[2]
+                    if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                        with contextlib.suppress(OSError):
+                            folder.rmdir()
 
     def _enable_v2_controllers(self) -> None:
         """v2 lets a cgroup with processes have no children with controllers: the grading process moves
