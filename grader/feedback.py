@@ -8,8 +8,11 @@ from pathlib import Path
 
 from grader.course import Course
 from grader.errors import GraderError
+from grader.inert import terminal_safe
 
 NOTE = re.compile(r"grader-note: (?P<text>.*)$", re.MULTILINE)
+# nbgrader's line for a student whose notebooks failed outside the exporter (it removes their pages)
+FAILED = re.compile(r"There was an error processing assignment '([^'\n]*)' for student '([^'\n]*)'")
 
 
 @dataclass
@@ -38,8 +41,15 @@ def feedback(course: Course, student: str | None = None, assignment: str | None 
     args = ["generate_feedback", assignment, "--force"]
     if student:
         args += ["--student", student]
-    log = course.nbgrader(*args).stderr
+    run = course.nbgrader(*args, check=False)
+    failed = FAILED.findall(run.stderr)
+    if run.returncode != 0 and not failed:
+        course.nbgrader(*args)  # raises GraderError with nbgrader's last error line
+    notes = [terminal_safe(match.group("text"), limit=500) for match in NOTE.finditer(run.stderr)]
+    notes += [f"{terminal_safe(name)}: no feedback pages (nbgrader failed on this student's notebooks; "
+              f"see `nbgrader generate_feedback {assignment} --student {terminal_safe(name)}`)"
+              for _, name in failed]
     who = [student] if student else course.students("feedback", assignment)
     files = sorted(path for name in who
                    for path in course.folder("feedback", assignment, name).glob("*.html"))
-    return FeedbackResult(files, [match.group("text") for match in NOTE.finditer(log)])
+    return FeedbackResult(files, notes)

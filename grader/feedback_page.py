@@ -18,6 +18,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import nbgrader
 from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter
@@ -114,6 +115,14 @@ class FeedbackExporter(HTMLExporter):
         yield ("strip_files_prefix", strip_files_prefix)
         yield ("latex2html", latex_output)
 
+    def from_file(self, file_stream: Any, resources: dict | None = None, **kw: Any) -> tuple[str, dict]:
+        """The page of a notebook file; one that is not a readable notebook gets the short page."""
+        try:
+            notebook = nbformat.read(file_stream, as_version=4)
+        except Exception as error:  # any reading error: this notebook's page only
+            return self._withheld(resources, StepFailed(f"not a readable notebook ({type(error).__name__})"))
+        return self.from_notebook_node(notebook, resources, **kw)
+
     def from_notebook_node(self, nb: NotebookNode, resources: dict | None = None,
                            **kw: Any) -> tuple[str, dict]:
         parent = super()
@@ -129,10 +138,14 @@ class FeedbackExporter(HTMLExporter):
             resources.update(written)
             return inert_page(page), resources
         except (StepFailed, ValueError) as failure:
-            who = (resources or {}).get("nbgrader", {})
-            notebook = str(who.get("notebook", "notebook"))
-            self.log.warning("grader-note: %s %s: no feedback page: %s", terminal_safe(who.get("student")),
-                             terminal_safe(notebook), terminal_safe(failure, limit=300))
-            resources = resources if resources is not None else {}
-            resources.setdefault("output_extension", self.file_extension)
-            return withheld_page(notebook, str(failure)), resources
+            return self._withheld(resources, failure)
+
+    def _withheld(self, resources: dict | None, failure: Exception) -> tuple[str, dict]:
+        """The short page of a notebook whose page could not be made, and its `grader-note:` line."""
+        who = (resources or {}).get("nbgrader", {})
+        notebook = str(who.get("notebook", "notebook"))
+        self.log.warning("grader-note: %s %s: no feedback page: %s", terminal_safe(who.get("student")),
+                         terminal_safe(notebook), terminal_safe(failure, limit=300))
+        resources = resources if resources is not None else {}
+        resources.setdefault("output_extension", self.file_extension)
+        return withheld_page(notebook, str(failure)), resources

@@ -147,7 +147,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory, server: tuple[str, list[str
     submit(course, "ada", {name: solved_notebook(course, name) for name in NOTEBOOKS})
     submit(course, "mallory", {HOSTILE_NOTEBOOK: solved_notebook(course, HOSTILE_NOTEBOOK,
                                                                  {"svm_loss_single": MISTAKE})})
-    submit(course, "bob", {name: solved_notebook(course, name) for name in NOTEBOOKS[:2]})
+    submit(course, "bob", {name: solved_notebook(course, name) for name in NOTEBOOKS[:3]})
     autograde(course, workers=2)
     # What grading left, made hostile after the fact: the feedback's wall must hold on its own.
     path = course.step_dir("autograded", "mallory") / f"{HOSTILE_NOTEBOOK}.ipynb"
@@ -162,6 +162,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory, server: tuple[str, list[str
         else:
             notebook["metadata"]["language_info"] = ["odd"]
         path.write_text(json.dumps(notebook), encoding="utf-8")
+    # A graded notebook that is no longer a notebook at all (bob's 03).
+    unreadable = course.step_dir("autograded", "bob") / f"{NOTEBOOKS[2]}.ipynb"
+    unreadable.write_text('{"cells": [', encoding="utf-8")
     return course
 
 
@@ -297,12 +300,14 @@ def test_each_test_is_titled_by_its_question_and_points(pages, chromium):
 
 def test_a_notebook_that_breaks_the_renderer_costs_only_itself(pages):
     notes = pages["notes"]
-    for name in NOTEBOOKS[:2]:
+    for name in NOTEBOOKS[:3]:
         assert len([n for n in notes if "bob" in n and name in n]) == 1, notes
-    assert len(notes) == 2 and all("\n" not in n and len(n) < 500 for n in notes)
+    assert len(notes) == 3 and all("\n" not in n and len(n) < 500 for n in notes)
     tags = pages["files"][f"bob/{NOTEBOOKS[0]}"].read_text(encoding="utf-8")
     assert "could not be made" in tags and "is not of type" in tags
     language = pages["files"][f"bob/{NOTEBOOKS[1]}"].read_text(encoding="utf-8")
     assert "could not be made" in language and "AttributeError" in language
+    unreadable = pages["files"][f"bob/{NOTEBOOKS[2]}"].read_text(encoding="utf-8")
+    assert "could not be made" in unreadable and "not a readable notebook" in unreadable
     assert set(pages["files"]) >= {f"ada/{name}" for name in NOTEBOOKS}
     assert json.dumps(notes).count("Traceback") == 0
