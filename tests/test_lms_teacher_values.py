@@ -78,9 +78,15 @@ def teacher_class(released_template: Course, tmp_path_factory: pytest.TempPathFa
 
 
 def fresh_worksheet(path: Path, cells: dict[int, dict[int, str]], decimal_comma: bool = False) -> Path:
-    """The worksheet Moodle gives after the teacher's changes (mod/assign/gradingtable.php while downloading:
-    display_grade gives format_float($grade, 2) or '' for no grade; col_status joins the statuses with
-    ' - '; the feedback column holds the comment as stored): `cells` maps participant id -> column -> value.
+    """The worksheet Moodle gives after the teacher's changes: mod/assign/gradingtable.php while downloading,
+
+        display_grade:  if ($grade == -1 || $grade === null) { return ''; }
+                        return format_float($grade, $gradeitem->get_decimals());
+        col_status:     $o = strip_tags(rtrim(str_replace('</div>', ' - ', $o), '- '));
+                        (the statuses, then get_string('userextensiondate', ...), joined by ' - ')
+        other_cols:     if (isset($field)) { return $plugin->get_editor_text($field, $row->gradeid); }
+
+    (the Feedback comments cell is the comment as stored). `cells` maps participant id -> column -> value.
     With `decimal_comma`, the file as a spreadsheet under a German locale saves it ("100,00")."""
     write_worksheet(path, CLASS, max_grade="100,00" if decimal_comma else "100.00")
     rows = read_rows(path)
