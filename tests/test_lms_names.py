@@ -20,6 +20,7 @@ from grader.lms.collect import collect
 from tests.test_lms_groups import Member, write_group_worksheet
 from tests.test_lms_support import (
     CanvasStudent,
+    canvas_prefix,
     moodle_group_folder,
     notebook_bytes,
     write_gradebook,
@@ -106,16 +107,8 @@ def test_a_folder_named_neither_like_its_participant_nor_like_a_group_is_refused
 
 def canvas_file(sortable_name: str, user_id: int, attachment_id: int, filename: str,
                 late: bool = False) -> str:
-    """A file name of Canvas's Download Submissions: lib/content_zipper.rb,
-
-        user_name.gsub!(/_(\\d+)_/, '\\1'); user_name.downcase        (sanitize_user_name)
-        filename = [users_name, submission.late? ? "LATE" : nil, id].compact.join("_")
-        filename.gsub(/[^[[:word:]]]/, "")                            (sanitize_file_name)
-        full_filename = "#{filename}_#{file.id}_#{sanitize_attachment_filename(file.display_name)}"
-    """
-    name = re.sub(r"_(\d+)_", r"\1", sortable_name).lower()
-    prefix = re.sub(r"[^\w]", "", "_".join([name, *(["LATE"] if late else []), str(user_id)]))
-    return f"{prefix}_{attachment_id}_{filename}"
+    """A file name of Canvas's Download Submissions (test_lms_support.canvas_prefix, content_zipper.rb)."""
+    return f"{canvas_prefix(sortable_name, user_id, late)}_{attachment_id}_{filename}"
 
 
 BOB = CanvasStudent(202, "Brown, Bob", "bob@uni.example")

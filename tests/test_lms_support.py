@@ -184,11 +184,21 @@ class CanvasStudent:
         return f"canvas-{self.user_id}"
 
     def file_prefix(self, late: bool = False) -> str:
-        """The prefix of this student's files in Canvas's download: lib/content_zipper.rb, get_filename
-        (sortable name through sanitize_user_name, lower case, then sanitize_file_name drops every non-word
-        character; "_LATE" for a late submission; then the user id)."""
-        name = re.sub(r"[^\w]", "", self.sortable_name.lower())
-        return f"{name}{'_LATE' if late else ''}_{self.user_id}"
+        """The prefix of this student's files in Canvas's download (see :func:`canvas_prefix`)."""
+        return canvas_prefix(self.sortable_name, self.user_id, late)
+
+
+def canvas_prefix(sortable_name: str, user_id: int, late: bool = False) -> str:
+    r"""The prefix of a student's files in Canvas's Download Submissions: lib/content_zipper.rb,
+
+        user_name.gsub!(/_(\d+)_/, '\1'); user_name.downcase        (get_user_name, sanitize_user_name)
+        filename = [users_name, submission.late? ? "LATE" : nil, id].compact.join("_")
+        filename.gsub(/[^[[:word:]]]/, "")                            (get_filename, sanitize_file_name)
+
+    then add_upload_submission:
+    "#{filename}_#{file.id}_#{sanitize_attachment_filename(file.display_name)}"."""
+    name = re.sub(r"_(\d+)_", r"\1", sortable_name).lower()
+    return re.sub(r"[^\w]", "", "_".join([name, *(["LATE"] if late else []), str(user_id)]))
 
 
 def write_gradebook(path: Path, students: Iterable[CanvasStudent], assignments: list[tuple[str, int, str]], *,
