@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ from grader.course import Course, new_course
 from grader.feedback import feedback
 from grader.outcomes import outcomes
 from grader.pipeline import configured_names, grading_steps
+from grader.records import load_record
 from grader.release import release
 from grader.report import summarize
 from grader.samples import all_samples
@@ -152,15 +154,68 @@ def test_grader_autograde_after_nbgrader_autograde_as_an_unprivileged_instructor
         shutil.copytree(theirs.root, course.root)
         subprocess.run(["chown", "-R", "65534:65534", str(folder)], check=True)
         os.chmod(folder, 0o755)
-        run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(GRADER),
-                              "autograde", "--force", "--student", "crash", "--course", str(course.root)],
-                             capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                             env={**os.environ, "HOME": str(folder), "PYTHONPATH": str(REPO)})  # the step
+        command = [str(GRADER), "autograde", "--force", "--student", "crash", "--course", str(course.root)]
+        environment = {**os.environ, "HOME": str(folder), "PYTHONPATH": str(REPO)}
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        refused = subprocess.run([*as_nobody, *command], capture_output=True, text=True,
+                                 stdin=subprocess.DEVNULL, env=environment)
+        delegation = os.geteuid() == 0 and bool(_v1_hierarchies())
+        if delegation:  # an instructor without a cgroup of their own is refused, and told what to do
+            assert refused.returncode != 0 and "Traceback" not in refused.stderr
+            assert "resource container" in refused.stderr and "delegated" in refused.stderr, refused.stderr
+        # Where this machine's Python lies in a folder the instructor cannot read (say, under /root),
+        # bubblewrap cannot start it for them: the rest of the sandbox is still checked.
+        bubblewrap = "bubblewrap cannot start this Python" not in refused.stderr
+        with _delegated_cgroup(65534) as enter:  # what docs/sandbox.md tells the administrator to do
+            # the instructor's grader started inside it (as cgexec does)
+            run = subprocess.run(["sh", "-c", f'{enter} exec "$@"', "grader", *as_nobody, *command,
+                                  *([] if bubblewrap and delegation else ["--no-sandbox"])],
+                                 capture_output=True, text=True, stdin=subprocess.DEVNULL, env=environment)
         assert run.returncode == 0, run.stderr[-2000:]
         assert "Traceback" not in run.stderr
         assert "not graded: crash 02_svm_loss" in run.stdout
+        unsandboxed = load_record(course, "lecture01", "crash", "01_forward_propagation").unsandboxed
+        if delegation:
+            assert "resource container" not in unsandboxed, unsandboxed  # the delegated cgroup is used
+        if bubblewrap and delegation:
+            assert unsandboxed == "" and "WITHOUT a complete sandbox" not in run.stdout
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _v1_hierarchies() -> list[Path]:
+    """This process's cgroup in each v1 hierarchy the grader uses (empty where there is no cgroup v1)."""
+    from grader.sandbox.container import ROOT, V1_CONTROLLERS
+
+    found = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(","):
+            if name in (*V1_CONTROLLERS, "cpuacct"):
+                found[name] = ROOT / name / path.lstrip("/")
+    return list(found.values()) if set(V1_CONTROLLERS) <= set(found) else []
+
+
+@contextlib.contextmanager
+def _delegated_cgroup(uid: int):
+    """A cgroup in each v1 hierarchy owned by `uid` (as `cgcreate -a uid -t uid` makes it); yields the
+    shell words that move a shell into it. Without cgroup v1 (or root) nothing is delegated."""
+    folders = [parent / f"grader-delegated-{os.getpid()}" for parent in _v1_hierarchies()]
+    if os.geteuid() != 0:
+        folders = []
+    try:
+        for folder in folders:
+            folder.mkdir()
+            for path in (folder, folder / "cgroup.procs", folder / "tasks"):
+                os.chown(path, uid, uid)
+        yield "".join(f"echo $$ > {folder}/cgroup.procs && " for folder in folders)
+    finally:
+        for folder in folders:
+            for child in [p for p in folder.iterdir() if p.is_dir()]:
+                with contextlib.suppress(OSError):
+                    child.rmdir()
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 TINY = {
