@@ -219,3 +219,22 @@ def test_grades_are_written_as_an_english_moodle_reads_them(teacher_class: Teach
     for student in (ANA, BOB):
         assert stored[student.participant_id][0] == pytest.approx(_points(teacher_class.course, student),
                                                                   abs=0.005)
+
+
+@pytest.mark.parametrize(("current", "expected"), [
+    ("", "{summary}"),
+    ("See me.", "See me.\n\n{summary}"),
+    ("See me.\n\nlecture01: 10 of 36 points. 01_forward_propagation 10/11.", "See me.\n\n{summary}"),
+    ("No submission for lecture01.", "{summary}"),
+    ("<p>Nice!</p>\n<p>Group submission of R&D. lecture01: 3,5 of 36 points (grade 9.72 of 100).</p>",
+     "<p>Nice!</p>\n<p>{summary}</p>"),
+    ("lecture01: see the notes on the plots.", "lecture01: see the notes on the plots.\n\n{summary}"),
+    ("lecture02: 5 of 10 points.", "lecture02: 5 of 10 points.\n\n{summary}"),
+])
+def test_only_the_graders_own_summary_is_replaced(current: str, expected: str) -> None:
+    """A line is the grader's when it starts as its summaries do; a teacher's line about the assignment,
+    or another assignment's summary, stays."""
+    from grader.lms.worksheet import merged_comment  # here, so the module's other tests run without it
+
+    summary = "lecture01: 30 of 36 points. 01_forward_propagation 11/11."
+    assert merged_comment(current, summary, "lecture01") == expected.format(summary=summary)
