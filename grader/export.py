@@ -39,7 +39,7 @@ from grader.lms.csvfile import check_writable, neutralize, write_atomically
 from grader.lms.feedback_zip import feedback_zip
 from grader.lms.moodle import read_worksheet
 from grader.lms.roster import CANVAS, MOODLE, parse_student_id
-from grader.lms.student_grades import student_results
+from grader.lms.student_grades import StudentResult, student_results
 from grader.lms.worksheet import fill_worksheet
 from grader.scores import CellScore, cell_scores, student_totals
 
@@ -175,7 +175,7 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
     return result
 
 
-def _feedback_zips(lms: LmsFiles, results: dict) -> tuple[bool, bool]:
+def _feedback_zips(lms: LmsFiles, results: dict[str, StudentResult]) -> tuple[bool, bool]:
     """Which feedback zips --feedback-zip writes: (Moodle's, Canvas's)."""
     if not lms.feedback_zip:
         return False, False
