@@ -311,3 +311,30 @@ def test_a_notebook_that_breaks_the_renderer_costs_only_itself(pages):
     assert "could not be made" in unreadable and "not a readable notebook" in unreadable
     assert set(pages["files"]) >= {f"ada/{name}" for name in NOTEBOOKS}
     assert json.dumps(notes).count("Traceback") == 0
+
+
+def test_the_class_report_shows_hostile_text_as_text(server, chromium, tmp_path):
+    from collections import Counter
+
+    from grader.report import ClassSummary, MistakeCount, TestRate, histogram, render
+    from grader.status import Status
+
+    url, seen = server
+    markup = f"<img src='{url}/report' onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>"
+    student, notebook = f"eve{markup}\x1b]0;PWNED\x07", f"02{markup}"
+    summary = ClassSummary(totals={student: (1.0, 2.0), "ada": (2.0, 2.0)})
+    summary.histogram = histogram(summary.totals.values())
+    summary.rates = [TestRate(notebook, f"test{markup}", 1, 2)]
+    summary.mistakes = [MistakeCount(notebook, "test_x", f"mistake {markup} $x$", 1)]
+    summary.not_graded = [(student, notebook, f"reason {markup}")]
+    summary.missing = [(student, notebook)]
+    summary.units = Counter({Status.GRADED: 1, Status.NOT_GRADED: 1, Status.MISSING: 1})
+    page = tmp_path / "report.html"
+    page.write_text(render(summary, f"course{markup}", "lecture01"), encoding="utf-8")
+    seen.clear()
+    _open(chromium, page)
+    state = chromium.execute_script(INSPECT)
+    assert seen == [] and state["pwned"] is None and state["scripts"] == 0 and state["live"] == []
+    assert state["resources"] == [] and state["dangerous"] == []
+    text = chromium.find_element("tag name", "body").text
+    assert f"reason {markup}" in text  # shown as the text it is
