@@ -22,6 +22,7 @@ from grader.scores import cell_scores
 from tests.test_lms_support import (
     CanvasStudent,
     broken_solution,
+    class_course,
     notebook_bytes,
     read_rows,
     write_gradebook,
@@ -59,8 +60,7 @@ def _possible(course: Course) -> float:
 @pytest.fixture(scope="module")
 def canvas_class(released_template: Course, tmp_path_factory: pytest.TempPathFactory) -> CanvasClass:
     root = tmp_path_factory.mktemp("canvas")
-    course = Course(root / "course")
-    shutil.copytree(released_template.root, course.root)
+    course = class_course(released_template, root)
     first = course.notebook_names()[0]
     entries = [
         (f"{JANE.file_prefix()}_9001_{first}.ipynb", notebook_bytes(solved_notebook(course, first))),

@@ -12,7 +12,6 @@ import codecs
 import csv
 import io
 import re
-import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,14 @@ from grader.feedback import feedback
 from grader.lms.collect import collect
 from grader.scores import cell_scores
 from tests.test_lms_names import canvas_file
-from tests.test_lms_support import CANVAS_TOTALS, CanvasStudent, broken_solution, notebook_bytes, write_zip
+from tests.test_lms_support import (
+    CANVAS_TOTALS,
+    CanvasStudent,
+    broken_solution,
+    class_course,
+    notebook_bytes,
+    write_zip,
+)
 
 pytestmark = pytest.mark.slow  # the module grades a class with autograde
 
@@ -65,8 +71,7 @@ def write_export(path: Path, *, encoding: str = "utf-8", delimiter: str = ",") -
 @pytest.fixture(scope="module")
 def canvas_files(released_template: Course, tmp_path_factory: pytest.TempPathFactory) -> CanvasFilesClass:
     root = tmp_path_factory.mktemp("canvas-files")
-    course = Course(root / "course")
-    shutil.copytree(released_template.root, course.root)
+    course = class_course(released_template, root)
     first = course.notebook_names()[0]
     notebooks = {JOE.user_id: solved_notebook(course, first),
                  KIM.user_id: solved_notebook(course, first, broken_solution(course, first))}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.test_lms_support import (
     CANVAS_TOTALS,
     CanvasStudent,
     broken_solution,
+    class_course,
     clean_filename,
     moodle_group_folder,
     notebook_bytes,
@@ -183,8 +183,7 @@ class GroupClass:
 @pytest.fixture(scope="module")
 def group_class(released_template: Course, tmp_path_factory: pytest.TempPathFactory) -> GroupClass:
     root = tmp_path_factory.mktemp("groups")
-    course = Course(root / "course")
-    shutil.copytree(released_template.root, course.root)
+    course = class_course(released_template, root)
     first = course.notebook_names()[0]
     solved = notebook_bytes(solved_notebook(course, first))
     broken = notebook_bytes(solved_notebook(course, first, broken_solution(course, first)))

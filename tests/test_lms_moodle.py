@@ -29,6 +29,7 @@ from tests.test_lms_support import (
     WORKSHEET_HEADER,
     MoodleStudent,
     broken_solution,
+    class_course,
     moodle_folder,
     notebook_bytes,
     read_rows,
@@ -65,8 +66,7 @@ class MoodleClass:
 def moodle_class(released_template: Course, tmp_path_factory: pytest.TempPathFactory) -> MoodleClass:
     """One class through collect, autograde and feedback (shared by the tests of this module)."""
     root = tmp_path_factory.mktemp("moodle")
-    course = Course(root / "course")
-    shutil.copytree(released_template.root, course.root)
+    course = class_course(released_template, root)
     first, *others = course.notebook_names()
     second = others[0] if others else first
     jane = moodle_folder(JANE.full_name, JANE.participant_id)

@@ -18,6 +18,7 @@ import codecs
 import csv
 import io
 import re
+import shutil
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,13 @@ WORKSHEET_HEADER = ["Identifier", "Full name", "Email address", "Status", "Grade
                     "Feedback comments"]
 CANVAS_TOTALS = ["Current Points", "Final Points", "Current Score", "Unposted Current Score", "Final Score",
                  "Unposted Final Score"]
+
+
+def class_course(template: Course, root: Path) -> Course:
+    """A fresh copy of the released course in `root`/course, for one test module's class."""
+    course = Course(root / "course")
+    shutil.copytree(template.root, course.root)
+    return course
 
 
 def notebook_bytes(notebook: NotebookNode) -> bytes:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.test_lms_support import (
     WORKSHEET_HEADER,
     MoodleStudent,
     broken_solution,
+    class_course,
     moodle_folder,
     notebook_bytes,
     read_rows,
@@ -63,8 +63,7 @@ class TeacherClass:
 @pytest.fixture(scope="module")
 def teacher_class(released_template: Course, tmp_path_factory: pytest.TempPathFactory) -> TeacherClass:
     root = tmp_path_factory.mktemp("teacher")
-    course = Course(root / "course")
-    shutil.copytree(released_template.root, course.root)
+    course = class_course(released_template, root)
     first = course.notebook_names()[0]
     solved = notebook_bytes(solved_notebook(course, first))
     broken = notebook_bytes(solved_notebook(course, first, broken_solution(course, first)))
