@@ -172,3 +172,21 @@ def test_without_the_gradebook_a_name_of_two_readings_is_refused(course: Course,
     message = str(error.value)
     assert "\n" not in message and "Canvas user 202 and 203" in message and "--canvas-gradebook" in message
     assert not course.folder("submitted", course.assignment(), EVE.student_id).exists()
+
+
+def test_groups_whose_plain_names_are_alike_are_told_apart_by_format_string(course: Course,
+                                                                            tmp_path: Path) -> None:
+    """'A&B' and 'AB' share the plain name key, but Moodle 4.1+ writes 'Aamp;B_81' and 'AB_82'."""
+    first = _first(course)
+    solved = notebook_bytes(solved_notebook(course, first))
+    download = write_zip(tmp_path / "groups.zip", [
+        (f"{moodle_group_folder('A&B', 81)}/{first}.ipynb", solved),
+        (f"{moodle_group_folder('AB', 82)}/{first}.ipynb", solved)])
+    worksheet = write_group_worksheet(tmp_path / "w.csv", [Member(601, "Gil Green", "A&B"),
+                                                           Member(602, "Hal Hill", "AB")])
+    report = collect(course, download, worksheet=worksheet, timezone="UTC")
+    assert sorted(report.collected) == ["moodle-group-81", "moodle-group-82"]
+    notes = "\n".join(report.notes)
+    assert "moodle-group-81 (A&B): a group submission, graded once; export gives its grade and feedback to " \
+           "each member: moodle-601 (Gil Green)." in notes
+    assert "each member: moodle-602 (Hal Hill)." in notes

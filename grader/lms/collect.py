@@ -236,21 +236,26 @@ class _MoodleRoster:
 
     people: dict[str, Participant]
     grouped: bool
-    groups_by_key: dict[str, set[str]]
+    formatted: dict[str, set[str]]  # folder name key -> groups, as format_string writes their names
+    plain: dict[str, set[str]]  # folder name key -> groups, their names as typed
 
     @classmethod
     def of(cls, roster: dict[str, Participant] | None) -> _MoodleRoster | None:
         if roster is None:
             return None
-        groups_by_key: dict[str, set[str]] = defaultdict(set)
+        formatted: dict[str, set[str]] = defaultdict(set)
+        plain: dict[str, set[str]] = defaultdict(set)
         for name in {p.group for p in roster.values() if p.group}:
+            plain[moodle.name_key(name)].add(name)
             for key in moodle.group_folder_keys(name):
-                groups_by_key[key].add(name)
-        return cls(roster, any(p.group is not None for p in roster.values()), groups_by_key)
+                formatted[key].add(name)
+        return cls(roster, any(p.group is not None for p in roster.values()), formatted, plain)
 
     def groups_named(self, folder_name: str) -> set[str]:
-        """The worksheet's group names that Moodle writes as this folder name."""
-        return self.groups_by_key.get(moodle.name_key(folder_name), set())
+        """The worksheet's group names that Moodle writes as this folder name (through format_string as
+        Moodle 4.1+ does; else as typed)."""
+        key = moodle.name_key(folder_name)
+        return self.formatted.get(key) or self.plain.get(key, set())
 
 
 def _moodle_owner(download: Path, file: ArchiveFile, found: moodle.MoodleFile,

@@ -141,14 +141,14 @@ def group_folder_keys(name: str) -> set[str]:
     ``&amp;``; with filters on, a multilang span is reduced to one language; with "Remove HTML tags from all
     activity names" (the default) tags are stripped and ``<`` ``>`` become ``&lt;`` ``&gt;``. Then
     ``clean_filename`` drops ``&<>`` and the rest of Moodle's unsafe characters: "R&D" gives "Ramp;D".
-    Versions that named the folder without ``format_string`` give the plain name.
+    (A download that named the folder without ``format_string`` gives :func:`name_key` of the plain name.)
     """
     escaped = _AMPERSAND.sub("&amp;", name)
     languages = {match.group("lang") or match.group("lang2") for match in _MULTILANG.finditer(escaped)}
     texts = [escaped] + [_MULTILANG.sub(lambda m, lang=lang: _in_language(m, lang), escaped)
                          for lang in languages]
     stripped = [_TAG.sub("", text).replace("<", "&lt;").replace(">", "&gt;") for text in texts]
-    return {name_key(text) for text in [name, *texts, *stripped]}
+    return {name_key(text) for text in [*texts, *stripped]}
 
 
 def _in_language(match: re.Match[str], language: str) -> str:
