@@ -555,3 +555,18 @@ def test_a_function_that_ends_its_process_is_reported_with_how_it_ended(zygote: 
     assert "ProcessEnded" in shown[1] and "exited with code 7" in shown[1], shown[1]
     assert problems == ["test test_0: the student's code ended its process (exited with code 7)"], problems
     assert "2" in shown[2]  # the next test cell runs in a world of its own
+
+
+_CHANGES_ITS_INPUT = "def relu(v):\n    v[v < 0] = 0\n    return v\n"
+_CHECKS_IT = "import checks, numpy as np\nchecks.call(relu, np.array([-1.0, 2.0]))"
+
+
+def test_a_function_that_changes_its_input_in_place_is_seen_at_grading(zygote: Zygote, limits: Limits):
+    """The arrays a test hands the student's function are copies in the sandbox: the function's in-place
+    change comes back with its answer, so the checks see it as in the student's own kernel (before,
+    the trusted side's arrays stayed as they were, and the function kept its points)."""
+    shown, problems = _grade(zygote, limits, _notebook(_CHANGES_ITS_INPUT, tests=(_CHECKS_IT,)))
+    assert "changed its input" in shown[1] and "in place" in shown[1], shown
+    correct = "def relu(v):\n    return np.maximum(0, v)\nimport numpy as np\n"
+    shown, problems = _grade(zygote, limits, _notebook(correct, tests=(_CHECKS_IT,)))
+    assert '"output_type": "error"' not in shown[1] and not problems, shown

@@ -10,6 +10,7 @@ import warnings
 from typing import Any
 
 import codec
+import numpy as np
 import protocol
 import state
 from protocol import Op
@@ -43,6 +44,7 @@ def _call(channel: socket.socket, message: dict, namespace: dict) -> dict:
     if not callable(function):
         return {"error": {"type": "NameError", "message": f"name {message['name']!r} is not defined"}}
     args = [_argument(channel, item) for item in message.get("args", [])]
+    before = [arg.copy() if isinstance(arg, np.ndarray) else None for arg in args]
     substitutes = {name: _callback(channel, ident) for name, ident in message.get("substitute", {}).items()}
     saved = {name: namespace.get(name, _MISSING) for name in substitutes}
     namespace.update(substitutes)
@@ -63,6 +65,9 @@ def _call(channel: socket.socket, message: dict, namespace: dict) -> dict:
             else:
                 namespace[name] = old
     reply["warnings"] = [{"category": w.category.__name__, "message": str(w.message)[:500]} for w in caught]
+    # An array the function changed in place, as a local call would have left it for its caller.
+    reply["changed"] = {str(index): codec.encode(arg) for index, (arg, old) in enumerate(zip(args, before))
+                        if old is not None and not np.array_equal(arg, old, equal_nan=True)}
     return reply
 
 

@@ -17,7 +17,8 @@ resource container and answers {"contained": bool}; only then does the student's
   {"ok", "failed"};
 - {"op": Op.RESOLVE, "name"} -> {"kind": "value"|"function"|"missing", "value"?};
 - {"op": Op.TEST} -> {"serving": true}, then the test cell's requests: Op.RESOLVE, and
-  {"op": Op.CALL, "name", "args", "substitute"} -> {"result"|"error", "warnings"}; while a call runs,
+  {"op": Op.CALL, "name", "args", "substitute"} -> {"result"|"error", "warnings", "changed"} ("changed":
+  the arrays among the arguments the function changed in place, by position); while a call runs,
   the world may ask {"callback": id, "args"} (a trusted reference) and the trusted side may ask
   {"op": Op.INVOKE, "id", "args"} (a function the student's code passed) in return.
 
