@@ -17,6 +17,8 @@ from grader.classroom import release_notebook, solved_notebook
 from grader.course import Course
 from grader.errors import GraderError
 from grader.lms.collect import collect
+from grader.lms.groups import graded_for
+from grader.lms.moodle import read_worksheet
 from tests.test_lms_groups import Member, write_group_worksheet
 from tests.test_lms_support import (
     CanvasStudent,
@@ -190,3 +192,7 @@ def test_groups_whose_plain_names_are_alike_are_told_apart_by_format_string(cour
     assert "moodle-group-81 (A&B): a group submission, graded once; export gives its grade and feedback to " \
            "each member: moodle-601 (Gil Green)." in notes
     assert "each member: moodle-602 (Hal Hill)." in notes
+    # and export gives each member their own group's grade
+    found, problems = graded_for(course, read_worksheet(worksheet), {"moodle-group-81", "moodle-group-82"})
+    assert [found["601"].student, found["602"].student] == ["moodle-group-81", "moodle-group-82"]
+    assert problems == []

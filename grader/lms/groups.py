@@ -61,7 +61,10 @@ def _group_of(person: Participant, groups: dict[str, str], by_name: dict[str, li
     default = DEFAULT_GROUP_ID in groups and name_key(groups[DEFAULT_GROUP_ID]) == name_key(group)
     if is_default_group(group) or default:
         return DEFAULT_GROUP_ID if DEFAULT_GROUP_ID in groups else None
-    candidates = by_name.get(name_key(person.group or ""), [])
+    exact = [sid for sid, name in groups.items() if sid != DEFAULT_GROUP_ID and name == group]
+    if len(exact) == 1:
+        return exact[0]
+    candidates = by_name.get(name_key(group), [])
     if len(candidates) > 1:
         notes.append(f"{person.student_id}: several graded groups are named {person.group!r} "
                      f"({', '.join(sorted(candidates))}); no grade given. Rename one group in Moodle, "
