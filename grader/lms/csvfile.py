@@ -9,6 +9,9 @@ and written back the same way, and the instructor chooses the same in the form. 
   text"; written back as UTF-8 with a byte order mark), else Windows-1252 (ISO-8859-1 where Windows-1252
   leaves a byte undefined);
 - separator: the one of comma, semicolon, colon and tab found most often outside quotes in the header.
+
+Canvas's gradebook import has no such form: it reads UTF-8 with "," or ";" only, so the Canvas import file
+is written that way whatever its export was saved as (:mod:`grader.lms.canvas_import`).
 """
 
 from __future__ import annotations
