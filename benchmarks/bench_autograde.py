@@ -493,10 +493,6 @@ def _print_breakdown(students: int, runs: dict[str, Run]) -> None:
     if None not in shares:
         print(f"  the machine's cores busy (/proc/stat) while grader autograde ran: {shares[0]:.0%}; until "
               f"its first notebook was graded ({first:.1f} s): {shares[1]:.0%}; after: {shares[2]:.0%}")
-    again = runs["grader"].timings.get("sandbox:tests run again", 0)
-    units = runs["grader"].timings.get("units") or runs["grader"].notebooks
-    print(f"  test cells that failed with pyplot's stand-in and ran again with matplotlib: {again} "
-          f"({again / units:.2f} per notebook)")
 
 
 def _load() -> str:

@@ -159,7 +159,8 @@ def test_the_first_test_cell_has_the_notebooks_world_and_later_ones_a_replay_wit
     The figure the notebook shows was drawn as always."""
     cells, timings = _grade("import os\nimport matplotlib.pyplot as plt\ntoken = os.urandom(8).hex()\n"
                             "fig, ax = plt.subplots()\nax.plot([0, 1])\nfig.tight_layout()\n"
-                            "def seen():\n    return token, type(plt).__name__",
+                            "def seen():\n    import sys\n"
+                            "    return token, type(sys.modules['matplotlib.pyplot']).__name__",
                             tests=(_SEEN, _SEEN))
     assert any("image/png" in output.get("data", {}) for output in cells[0].outputs)
     first, second = (json.loads(cell.outputs[0]["text"]) for cell in cells[1:])
@@ -183,15 +184,14 @@ def test_a_replay_that_goes_otherwise_or_a_test_that_fails_with_the_stand_in_is_
 
 
 @needs_sandbox
-def test_a_test_that_fails_with_the_stand_in_passes_where_it_passes_with_matplotlib():
-    """A function that needs a real figure: in the stand-in's replay the test fails, so it runs again in
-    a world replayed with matplotlib itself, and passes; a wrong answer still fails there."""
+def test_a_function_that_reaches_a_figure_is_tested_where_the_cells_were_replayed_with_matplotlib():
+    """A function that needs a real figure (it reads a name bound from pyplot): its test worlds replay
+    the cells with matplotlib itself, decided before any test runs, and each test runs once."""
     cells = "import matplotlib.pyplot as plt\nfig = plt.figure(figsize=(3, 2))\ndef width():\n" \
             "    return fig.get_figwidth()"
-    graded, timings = _grade(cells, tests=("print('first')", "assert width() == 3.0\nprint('right')",
+    graded, _ = _grade(cells, tests=("print('first')", "assert width() == 3.0\nprint('right')",
                                            "assert width() == 4.0, 'wrong'"))
     _, right, wrong = graded[1:]
-    assert timings["tests run again"] == 2  # both failed with the stand-in first
     assert right.outputs[0]["text"] == "right\n" and len(right.outputs) == 1
     assert wrong.outputs[-1]["output_type"] == "error" and wrong.outputs[-1]["evalue"] == "wrong"
 

@@ -323,6 +323,16 @@ attempt("abstract socket", lambda: (server.bind("\0grader-channel"), server.list
 page = ctypes.create_string_buffer(1)
 attempt("mincore", lambda: libc.mincore(None, 0, page))
 attempt("/proc", lambda: open("/proc/loadavg").read())
+attempt("/dev", lambda: open("/dev/channel", "w").write(SECRET))
+attempt("ptmx", lambda: os.open("/dev/ptmx", os.O_RDWR))
+attempt("aio", lambda: libc.syscall(206, 128, ctypes.byref(ctypes.c_ulong(0))))  # io_setup
+attempt("pipe size", lambda: fcntl.fcntl(os.pipe()[0], 1031, 1 << 20))  # F_SETPIPE_SZ
+attempt("hard link", lambda: os.link("/tmp/channel", "/tmp/channel-link"))
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+mapped = libc.mmap(None, 4096, 1, 1, handle.fileno(), 0)  # PROT_READ, MAP_SHARED: one page for all worlds
+attempt("shared futex", lambda: libc.syscall(202, ctypes.c_void_p(mapped + 64), 1, 1, None, None, 0))
 print("sender ran:", sorted(done.items()))
 time.sleep({hold})
 '''
@@ -332,7 +342,7 @@ import ctypes, fcntl, os, socket, struct, errno
 libc = ctypes.CDLL(None, use_errno=True)
 SHARED = "/usr/lib/os-release" if os.path.exists("/usr/lib/os-release") else "/etc/ld.so.cache"
 found = []
-for folder in ("/tmp", "/dev/shm", "/scratch"):
+for folder in ("/tmp", "/dev/shm", "/scratch", "/dev"):
     if os.path.exists(f"{folder}/channel"):
         found.append(folder)
 handle = open(SHARED, "rb")
@@ -369,7 +379,8 @@ print("receiver found:", found)
 '''
 
 CHANNEL_NAMES = ("/tmp", "/dev/shm", "/scratch", "flock", "posix lock", "sysv shm", "sysv msg", "sysv sem",
-                 "mqueue", "hostname", "abstract socket")
+                 "mqueue", "hostname", "abstract socket", "/dev", "ptmx", "aio", "pipe size", "hard link",
+                 "shared futex")
 
 
 def _found(shown: str) -> list[str]:
@@ -390,9 +401,10 @@ def test_no_kernel_object_carries_a_bit_to_the_next_world(zygote: Zygote):
     sent = dict(eval(re.search(r"sender ran: (\[.*?\])\\n", shown[0]).group(1)))  # fixed names
     assert set(CHANNEL_NAMES) <= set(sent), sent  # every attempt ran
     for refused in ("flock", "posix lock", "inotify", "sysv shm", "sysv msg", "sysv sem", "keyring",
-                    "mincore", "hostname"):
+                    "mincore", "hostname", "/dev", "aio", "pipe size", "hard link", "shared futex"):
         assert sent[refused] == "refused", (refused, sent)
     assert sent["/proc"] == "failed", sent  # the machine's counters are not there to read
+    assert sent["ptmx"] == "failed", sent  # no terminals: the machine's pool of them is shared
     shown, _ = _grade(zygote, _limits(), _notebook(_RECEIVE))
     assert _found(shown[0]) == [], shown
 
@@ -482,13 +494,17 @@ def test_the_world_filter_still_lets_numpy_matplotlib_and_threads_work(zygote: Z
 
 def test_grading_refuses_to_start_where_a_wall_is_missing(monkeypatch: pytest.MonkeyPatch):
     """Without bubblewrap on PATH the sandbox is not started unless the risk is accepted."""
-    from grader.sandbox.zygote import SandboxUnavailable
+    from grader.sandbox import zygote as sandbox
 
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(SandboxUnavailable, match="bubblewrap is not installed"):
-        Zygote(None)
-    accepted = Zygote(None, accept_risk=True)  # warns once per process, loudly
-    assert any("bubblewrap" in part for part in accepted.missing) and not accepted.isolated
+    sandbox._bubblewrap_problem.cache_clear()  # what bubblewrap can do is found once per process
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match="bubblewrap is not installed"):
+            Zygote(None)
+        accepted = Zygote(None, accept_risk=True)  # warns once per process, loudly
+        assert any("bubblewrap" in part for part in accepted.missing) and not accepted.isolated
+    finally:
+        sandbox._bubblewrap_problem.cache_clear()
     assert CHECKS.exists()
 
 
@@ -519,3 +535,71 @@ def test_no_hidden_name_reaches_a_world_before_its_test(zygote: Zygote, monkeypa
     assert len(worlds) >= 2
     assert "hidden_input" not in repr(notebook_world), notebook_world
     assert {"op": "call", "name": "f", "args": [7], "substitute": {}} in [m for _, m in sent]  # it ran
+
+
+_WRITABLE = r'''
+import os
+writable = []
+for root, folders, files in os.walk("/", topdown=True):
+    folders[:] = [name for name in folders if os.path.join(root, name) != "/proc"]
+    try:
+        open(os.path.join(root, ".probe"), "w").close()
+        os.unlink(os.path.join(root, ".probe"))
+        writable.append(root)
+        folders[:] = []  # below a writable folder everything is the same file system
+    except OSError:
+        pass
+print("walked the file system; writable:", sorted(writable))
+'''
+
+
+def test_the_only_places_a_world_can_write_are_its_own_fresh_folders(zygote: Zygote):
+    """Every folder of the sandbox is tried. Before, bubblewrap's /dev (a writable tmpfs of the whole
+    sandbox, with no size limit) carried a hidden test's input to the next notebook, and kept what a
+    world wrote there after it ended. Now /dev is the world's own, read-only."""
+    shown, _ = _grade(zygote, _limits(), _notebook(_WRITABLE))
+    assert "walked the file system" in shown[0], shown
+    assert "writable: ['/dev/shm', '/scratch', '/tmp']" in shown[0], shown
+
+
+_TWO_GUESSES = """import sys
+def answer(x):
+    stand_in = type(sys.modules.get("matplotlib.pyplot")).__name__ == "_PyplotStandIn"
+    return x + 1 if stand_in else x - 1
+"""
+
+
+def test_a_test_gives_one_verdict_however_the_code_tells_worlds_apart(zygote: Zygote):
+    """Code that answers one way where pyplot is a stand-in and the other way where it is not. Before, a
+    test that failed with the stand-in ran again with matplotlib, and that verdict counted: two
+    contradictory tests both passed (two tries at every hidden test). Now each test runs once."""
+    tests = ("assert answer(0) in (1, -1)", "assert answer(10) == 9", "assert answer(20) == 21")
+    shown, _ = _grade(zygote, _limits(), _notebook(_TWO_GUESSES, tests=tests))
+    failed = ['"output_type": "error"' in shown[index] for index in (2, 3)]
+    assert failed.count(True) == 1, shown  # one of the two contradictory tests fails
+
+
+_MANY_FILES = r'''
+import os
+made = 0
+for folder in ("/tmp", "/scratch", "/dev/shm"):
+    try:
+        for index in range(100_000):
+            open(f"{folder}/{index}", "w").close()
+            made += 1
+    except OSError as error:
+        pass
+print("files made:", made)
+'''
+
+
+def test_a_world_makes_a_bounded_number_of_files(zygote: Zygote):
+    """Ending a world tears its folders down file by file: a world that made millions of files (or hard
+    links, which are refused) held its worker past its margin, and the classmate after it paid for a
+    new sandbox. Each folder holds a fixed number of files."""
+    from grader.sandbox.inside.protocol import FILES
+
+    shown, problems = _grade(zygote, _limits(), _notebook(_MANY_FILES))
+    made = int(re.search(r"files made: (\d+)", shown[0]).group(1))
+    assert 3 * (FILES - 10) <= made <= 3 * FILES, shown
+    assert not problems

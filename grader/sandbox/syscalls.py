@@ -24,8 +24,13 @@ REFUSED: dict[str, tuple[str, ...]] = {
         "inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch", "fanotify_init",
         "fanotify_mark"),
     "locks on shared files, seen by every process that opens them": ("flock",),
-    "page-cache residency of shared files, set by one world and read by another": (
+    "page-cache residency of shared files, set by one world and read by another (RWF_NOWAIT)": (
         "mincore", "cachestat", "preadv2", "pwritev2"),
+    "asynchronous I/O: the machine's pool of AIO contexts, and RWF_NOWAIT again": (
+        "io_setup", "io_destroy", "io_submit", "io_cancel", "io_getevents", "io_pgetevents"),
+    "wait queues keyed by a shared file's pages (futexes on mappings other worlds can make)": (
+        "futex_waitv", "futex_wake", "futex_wait", "futex_requeue"),
+    "hard links: a tree of names that takes seconds to tear down when the world ends": ("link", "linkat"),
     "kernel keyrings, kept per user across namespaces": ("add_key", "request_key", "keyctl"),
     "performance counters, BPF and io_uring: kernel state and memory outside the world's count": (
         "perf_event_open", "bpf", "io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd"),
@@ -57,8 +62,11 @@ WORLD_SETUP: dict[str, tuple[str, ...]] = {
 SANDBOX_ONLY: dict[str, tuple[str, ...]] = {"attaching to an existing namespace": ("setns",)}
 
 CLONE_NEW = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+# fcntl commands: locks and leases (seen by every opener of a file), change notification, and pipe
+# sizes (counted per kernel user, shared by every world).
 F_LOCKS = {5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 36: "F_OFD_GETLK", 37: "F_OFD_SETLK",
-           38: "F_OFD_SETLKW", 1024: "F_SETLEASE", 1025: "F_GETLEASE", 1026: "F_NOTIFY"}
+           38: "F_OFD_SETLKW", 1024: "F_SETLEASE", 1025: "F_GETLEASE", 1026: "F_NOTIFY", 1031: "F_SETPIPE_SZ"}
+FUTEX_PRIVATE_FLAG = 128  # a futex of this process's own memory; without it the kernel keys it by file page
 TIOCSTI, TIOCLINUX = 0x5412, 0x541C
 SOCKET_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6: a world's own network namespace has no link
 
@@ -69,7 +77,8 @@ UNIFIED_NUMBERS = {"cachestat": 451, "statmount": 457, "listmount": 458, "memfd_
                    "process_mrelease": 448, "set_mempolicy_home_node": 450, "mount_setattr": 442,
                    "quotactl_fd": 443, "process_madvise": 440, "pidfd_getfd": 438, "open_tree": 428,
                    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
-                   "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427}
+                   "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+                   "futex_waitv": 449, "futex_wake": 454, "futex_wait": 455, "futex_requeue": 456}
 
 
 class SeccompUnavailable(Exception):
@@ -113,6 +122,9 @@ def _build(world: bool) -> bytes:
     if world:
         for flag in CLONE_NEW:
             rules.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+        # Only private futexes (threads, locks): a shared one on a mapped file is a wait queue any
+        # world that maps the same file reaches.
+        rules.add_rule(refuse, "futex", seccomp.Arg(1, seccomp.MASKED_EQ, FUTEX_PRIVATE_FLAG, 0))
     with tempfile.TemporaryFile() as handle:
         rules.export_bpf(handle)
         handle.seek(0)

@@ -60,7 +60,7 @@ class NotebookRun:
     # those of test cells), "cells" (the notebook's cells, their figures included), "replays" (the cells
     # again, for test cells) and "tests" (the test cells, their worlds and replays included); "figures"
     # (of "cells", rendering the figures to PNG, as the sandbox timed it: never used for a decision); and
-    # a count, "tests run again" (test cells that failed with pyplot's stand-in, run again with matplotlib).
+    # and counts.
     timings: Counter = field(default_factory=Counter)
 
 
@@ -541,15 +541,14 @@ def _student_outputs(reply: dict, count: int, limits: Limits) -> list[NotebookNo
 
 
 def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Path, run: NotebookRun) -> None:
-    """Run one test cell. If it fails in a world where pyplot's stand-in replaced matplotlib, it runs
-    again in a world where the cells were replayed with matplotlib itself, and that verdict counts:
-    the stand-in saves time and never costs a point."""
+    """Run one test cell, once: its verdict is the only one. (A test that ran again where it failed
+    gave the student's code two tries: code that tells the two worlds apart passes contradictory
+    tests.) Its world replays the cells with pyplot's stand-in only where no function or class the
+    cells define can reach a matplotlib object (decided from the cells, before any test runs)."""
     cell.execution_count = count
     name = str(nbgrader_meta(cell).get("grade_id") or f"in cell {count}")
-    printed, failure, problems = _attempt_test(cell, name, session, checks, full_replay=False)
-    if failure is not None and session.stood_in:
-        session.timings["tests run again"] += 1
-        printed, failure, problems = _attempt_test(cell, name, session, checks, full_replay=True)
+    full_replay = _functions_reach_plots(tuple(ran.source for ran in session.replay))
+    printed, failure, problems = _attempt_test(cell, name, session, checks, full_replay=full_replay)
     run.problems.extend(problems)
     with contextlib.suppress(SandboxCrashed):
         session.end_test()
@@ -560,6 +559,56 @@ def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Pat
     if failure is not None:
         outputs.append(_error(type(failure).__name__, _text(failure, session.limits.text)))
     cell.outputs = outputs
+
+
+PLOTTING = frozenset({"plt", "pyplot", "matplotlib", "mpl"})
+
+
+@functools.lru_cache(maxsize=256)
+def _functions_reach_plots(sources: tuple[str, ...]) -> bool:
+    """Whether a function, lambda or class the cells define reads a name that is matplotlib, pyplot, or
+    was bound (anywhere in the cells) from an expression that reads such a name: called by a test,
+    it could behave otherwise with pyplot's stand-in. Cells that cannot be parsed count as reaching."""
+    try:
+        trees = [ast.parse(source) for source in sources]
+    except (SyntaxError, ValueError):
+        return True
+    nodes = [node for tree in trees for node in ast.walk(tree)]
+    tainted = set(PLOTTING)
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "matplotlib":
+            if any(alias.name == "*" for alias in node.names):
+                return True
+            tainted |= {alias.asname or alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            tainted |= {alias.asname or alias.name.split(".")[0] for alias in node.names
+                        if alias.name.split(".")[0] == "matplotlib"}
+    bindings = [node for node in nodes if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign,
+                                                             ast.For, ast.With, ast.NamedExpr))]
+    while True:
+        grown = set(tainted)
+        for node in bindings:
+            if _names(node) & tainted:
+                grown |= _bound(node)
+        if grown == tainted:
+            break
+        tainted = grown
+    bodies = [node for node in nodes if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                                          ast.ClassDef))]
+    return any(_names(body) & tainted for body in bodies)
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {child.id for child in ast.walk(node) if isinstance(child, ast.Name)}
+
+
+def _bound(node: ast.AST) -> set[str]:
+    """The names a binding statement binds."""
+    targets = {ast.Assign: lambda n: n.targets, ast.AugAssign: lambda n: [n.target],
+               ast.AnnAssign: lambda n: [n.target], ast.For: lambda n: [n.target],
+               ast.NamedExpr: lambda n: [n.target],
+               ast.With: lambda n: [item.optional_vars for item in n.items if item.optional_vars]}
+    return {name for target in targets[type(node)](node) for name in _names(target)}
 
 
 def _attempt_test(cell: NotebookNode, name: str, session: Session, checks: Path,

@@ -314,23 +314,25 @@ class Zygote:
         finally:
             theirs.close()
         channel = Channel(self, ours, limits.message_bytes)
-        channel.send(files)
-        channel.receive(deadline - time.monotonic())
-        pid = _sender(ours, deadline)  # the world's first task, before it runs anything of the student
+        pid = _sender(ours, deadline)  # the world's first process, before the world holds anything
         if self._world is not None:
             try:
                 self._world.adopt(pid)
             except OSError as error:
                 raise SandboxCrashed(f"the world could not be contained ({error.strerror})") from None
-        codec.send(ours, {"contained": self._world is not None})
+        channel.send({"contained": self._world is not None})
+        channel.send(files)
+        channel.receive(deadline - time.monotonic())
         return channel
 
     def finish(self, timeout: float = MARGIN_SECONDS) -> str:
         """Stop the current world; every process in it is killed. Returns how it ended, as the kernel
-        tells it: the world's wait status, or its container's counters."""
+        tells it: the world's wait status, or its container's counters.
+
+        The zygote kills the world's pid 1 (the kernel then ends its pid namespace) and reaps its first
+        process, which reports the wait status; then whatever is left in the world's cgroup is killed
+        (with bubblewrap nothing is; without it, what left the process group)."""
         world, self._world = self._world, None
-        if world is not None:
-            world.kill()
         with contextlib.suppress(OSError, AttributeError):
             self.control.send(protocol.STOP)
         try:
@@ -348,6 +350,8 @@ class Zygote:
         finally:
             if self.control:
                 self.control.settimeout(None)
+        if world is not None:
+            world.kill()
         self.last_usage = world.usage() if world is not None else Usage()
         if world is not None and self.containers is not None:
             self.containers.discard(world, self._removed)

@@ -66,7 +66,8 @@ def _call(channel: socket.socket, message: dict, namespace: dict) -> dict:
                 namespace[name] = old
     reply["warnings"] = [{"category": w.category.__name__, "message": str(w.message)[:500]} for w in caught]
     # An array the function changed in place, as a local call would have left it for its caller.
-    reply["changed"] = {str(index): codec.encode(arg) for index, (arg, old) in enumerate(zip(args, before))
+    pairs = enumerate(zip(args, before, strict=True))
+    reply["changed"] = {str(index): codec.encode(arg) for index, (arg, old) in pairs
                         if old is not None and not np.array_equal(arg, old, equal_nan=True)}
     return reply
 

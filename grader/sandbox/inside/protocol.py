@@ -8,10 +8,11 @@ Channels:
 - a world's channel (a SOCK_STREAM with codec's length-prefixed JSON messages), between the trusted
   side and the world.
 
-A world's life on its channel: the trusted side sends Op.FILES ({"op", "files", "bytecode"}), the
-world's first process answers {"ok": true}; the world's pid 1 sends the single byte HELLO (the
-kernel attaches who sent it: SCM_CREDENTIALS), the trusted side puts that process in the world's
-resource container and answers {"contained": bool}; only then does the student's code run. Then:
+A world's life on its channel: the world's first process sends the single byte HELLO (the kernel
+attaches who sent it: SCM_CREDENTIALS), the trusted side puts that process in the world's resource
+container and answers {"contained": bool}; everything the world does from then on is counted there.
+The trusted side sends Op.FILES ({"op", "files", "bytecode"}), the first process answers
+{"ok": true} and forks the world's pid 1, which runs the student's code. Then:
 - {"op": Op.RUN, "source", "python"?, "quiet"?, "plots"?} -> a cell's outputs as plain data
   ({"stdout", "stderr", "result", "figures", "error", "python", "rendered in"}), or, quiet,
   {"ok", "failed"};
@@ -37,6 +38,8 @@ INSIDE_CODE = "/opt/grader-sandbox"  # this folder, read-only
 SCRATCH = os.environ.get("GRADER_SCRATCH", "/scratch")  # the working folder (elsewhere without bubblewrap)
 SUPPORT = "/opt/grader-support"  # the instructor's files: read-only, first on sys.path
 HOLD = "/opt/grader-hold"  # where read-only folders below a writable one wait while it is replaced
+DEVICES = ("null", "zero", "full", "random", "urandom")  # what a world's own /dev holds
+FILES = 16384  # files (inodes) in each of a world's folders
 
 # The sandbox's environment, set by the trusted side.
 ENV_CONTROL_FD = "GRADER_CONTROL_FD"

@@ -43,7 +43,7 @@ WORLD_NAMESPACES = (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | 
                     | CLONE_NEWCGROUP | CLONE_NEWTIME)
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
-MNT_DETACH = 2
+MNT_DETACH, MS_MOVE = 2, 8192
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -200,6 +200,7 @@ def _serve_unisolated(control: socket.socket, channel: socket.socket, settings: 
         control.close()
         try:
             os.setsid()
+            _join_container(channel)
             _take_files(channel, (protocol.SCRATCH,))
             refuse_world_syscalls()
             codec.send(channel, {"ok": True})
@@ -283,6 +284,7 @@ def _writable_then_retry(function: Any, path: str, _: Any) -> None:
 def _world(channel: socket.socket, settings: dict, report: int) -> None:
     """The world's first process, in its namespaces and fresh folders: the instructor's files, no
     capability, the world's seccomp filter; then its pid 1."""
+    _join_container(channel)
     _take_files(channel, (protocol.SUPPORT, protocol.SCRATCH))
     _mount(None, protocol.SUPPORT, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _drop_capabilities()  # the world's processes have none, not even in their own namespaces
@@ -322,24 +324,41 @@ def _enter_namespaces() -> None:
 
 
 def _fresh_folders(size: int) -> None:
-    """New, empty tmpfs on every writable folder; read-only folders bound below them are bound again."""
+    """Every place a world can write is a new tmpfs of its own: /scratch, /tmp, /dev/shm and the folder
+    of the instructor's files; /dev is made anew, read-only, with only the devices a notebook needs (no
+    terminals: the machine's pool of them is shared); read-only folders bound below a writable one
+    are bound again; /proc is covered."""
     keep = [path for path in os.environ.get(protocol.ENV_KEEP, "").split(os.pathsep) if path]
-    if keep:
-        _mount("tmpfs", protocol.HOLD, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=700")
+    _mount("tmpfs", protocol.HOLD, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=64,mode=700")
     for index, path in enumerate(keep):
         os.mkdir(f"{protocol.HOLD}/{index}")
         _mount(path, f"{protocol.HOLD}/{index}", None, MS_BIND | MS_REC)
+    _new_dev()
+    # A limit on files as well as bytes: ending a world tears its folders down, file by file.
     writable = ((protocol.SCRATCH, "755"), ("/tmp", "1777"), ("/dev/shm", "1777"), (protocol.SUPPORT, "755"))
     for folder, mode in writable:
-        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode={mode}")
+        options = f"size={size},nr_inodes={protocol.FILES},mode={mode}"
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    _mount(None, "/dev", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
     for index, path in enumerate(keep):
         os.makedirs(path, exist_ok=True)
         _mount(f"{protocol.HOLD}/{index}", path, None, MS_BIND | MS_REC)
-    if keep:
-        _check(_LIBC.umount2(protocol.HOLD.encode(), MNT_DETACH), "umount")
+    _check(_LIBC.umount2(protocol.HOLD.encode(), MNT_DETACH), "umount")
     # The sandbox's /proc shows the machine's counters (memory, load, CPU time) that any world changes
     # and any other could read: a world sees an empty, read-only folder there.
     _mount("tmpfs", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
+
+
+def _new_dev() -> None:
+    """A /dev of the world's own (bubblewrap's is one writable tmpfs for the whole sandbox)."""
+    staged = f"{protocol.HOLD}/dev"
+    os.mkdir(staged)
+    _mount("tmpfs", staged, "tmpfs", MS_NOSUID, "size=64k,nr_inodes=64,mode=755")
+    for name in protocol.DEVICES:
+        open(f"{staged}/{name}", "w").close()
+        _mount(f"/dev/{name}", f"{staged}/{name}", None, MS_BIND)
+    os.mkdir(f"{staged}/shm")
+    _mount(staged, "/dev", None, MS_MOVE)
 
 
 def refuse_world_syscalls() -> None:
@@ -386,6 +405,15 @@ def _write_bytecode(modules: dict[str, str]) -> None:
             os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, f"{module}.{sys.implementation.cache_tag}.pyc"), "wb") as handle:
                 handle.write(base64.b64decode(data))
+
+
+def _join_container(channel: socket.socket) -> None:
+    """The world's first process says hello: the kernel tells the trusted side which process sent it
+    (SCM_CREDENTIALS), which puts it in the world's resource container and then says so. Everything
+    the world does from here on (its files, its pid 1, the student's code, ending it) is counted there."""
+    channel.sendall(protocol.HELLO)
+    if "contained" not in codec.receive(channel, 1 << 10):
+        raise ConnectionError("the world was not contained")
 
 
 def _take_files(channel: socket.socket, folders: tuple[str, ...]) -> None:
