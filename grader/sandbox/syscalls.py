@@ -54,6 +54,8 @@ REFUSED: dict[str, tuple[str, ...]] = {
 }
 # What a world's first process still needs to set its world up; refused in the world itself.
 WORLD_SETUP: dict[str, tuple[str, ...]] = {
+    "passing file descriptors (SCM_RIGHTS): descriptors in flight are counted per kernel user, which "
+    "every world shares": ("sendmsg", "sendmmsg"),
     "new namespaces, mounts and capabilities once the world is set up": (
         "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
         "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "capset", "sethostname",
