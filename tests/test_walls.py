@@ -328,6 +328,7 @@ attempt("ptmx", lambda: os.open("/dev/ptmx", os.O_RDWR))
 attempt("aio", lambda: libc.syscall(206, 128, ctypes.byref(ctypes.c_ulong(0))))  # io_setup
 attempt("pipe size", lambda: fcntl.fcntl(os.pipe()[0], 1031, 1 << 20))  # F_SETPIPE_SZ
 attempt("hard link", lambda: os.link("/tmp/channel", "/tmp/channel-link"))
+attempt("fds in flight", lambda: socket.send_fds(socket.socketpair()[0], [b"x"], [0]))
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                       ctypes.c_long]
@@ -380,7 +381,7 @@ print("receiver found:", found)
 
 CHANNEL_NAMES = ("/tmp", "/dev/shm", "/scratch", "flock", "posix lock", "sysv shm", "sysv msg", "sysv sem",
                  "mqueue", "hostname", "abstract socket", "/dev", "ptmx", "aio", "pipe size", "hard link",
-                 "shared futex")
+                 "shared futex", "fds in flight")
 
 
 def _found(shown: str) -> list[str]:
@@ -401,7 +402,8 @@ def test_no_kernel_object_carries_a_bit_to_the_next_world(zygote: Zygote):
     sent = dict(eval(re.search(r"sender ran: (\[.*?\])\\n", shown[0]).group(1)))  # fixed names
     assert set(CHANNEL_NAMES) <= set(sent), sent  # every attempt ran
     for refused in ("flock", "posix lock", "inotify", "sysv shm", "sysv msg", "sysv sem", "keyring",
-                    "mincore", "hostname", "/dev", "aio", "pipe size", "hard link", "shared futex"):
+                    "mincore", "hostname", "/dev", "aio", "pipe size", "hard link", "shared futex",
+                    "fds in flight"):
         assert sent[refused] == "refused", (refused, sent)
     assert sent["/proc"] == "failed", sent  # the machine's counters are not there to read
     assert sent["ptmx"] == "failed", sent  # no terminals: the machine's pool of them is shared
