@@ -605,3 +605,13 @@ def test_a_world_makes_a_bounded_number_of_files(zygote: Zygote):
     made = int(re.search(r"files made: (\d+)", shown[0]).group(1))
     assert 3 * (FILES - 10) <= made <= 3 * FILES, shown
     assert not problems
+
+
+def test_a_new_sandbox_after_a_notebook_stopped_it_costs_the_next_notebook_nothing(zygote: Zygote):
+    """Where a notebook leaves its sandbox stopped (its world would not end in time), the next notebook
+    of that worker needs a new one. Before, starting it (imports, a warm-up figure: seconds) counted
+    toward the classmate's wall_seconds; now it is ready before the classmate's clock starts."""
+    zygote.stop()  # as finish() leaves it after a world that would not end
+    shown, problems = _grade(zygote, _limits(wall_seconds=1.0, cell_seconds=1.0),
+                             _notebook("import time\ntime.sleep(0.3)\nprint('in time')"))
+    assert "in time" in shown[0] and not problems, (shown, problems)

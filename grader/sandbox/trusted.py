@@ -429,6 +429,8 @@ def execute(notebook: NotebookNode, zygote: Zygote, files: dict[str, bytes], che
     """Run the student's cells in the sandbox, then the test cells here; fill in every cell's outputs."""
     notebook = from_dict(notebook)
     run = NotebookRun(notebook)
+    with contextlib.suppress(SandboxCrashed):  # if it cannot start, the first cell says so
+        zygote.ready()
     session = Session(zygote, files, limits)
     run.timings = session.timings
     count = 0

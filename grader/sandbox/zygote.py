@@ -291,6 +291,12 @@ class Zygote:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def ready(self) -> None:
+        """A warm sandbox, started anew where the last notebook left it stopped or stuck: before a
+        notebook's clock starts, so that no classmate pays for what another notebook did."""
+        if self._stuck or not self.alive():
+            self.start()
+
     def open(self, limits: Limits, files: dict, timeout: float) -> Channel:
         """A channel to a fresh world that will run one notebook (or one test cell), the instructor's
         `files` written in it, its processes in a resource container of their own."""
