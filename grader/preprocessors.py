@@ -259,8 +259,11 @@ _RAW_HTML = re.compile(r"<(?P<close>/)?(?P<tag>[A-Za-z][A-Za-z0-9-]*)(?P<rest>(?
                        r"|<!--|<\?|<![A-Za-z]|<!\[CDATA\[")
 _BARE_TAGS = {"b", "br", "code", "details", "em", "hr", "i", "kbd", "li", "ol", "p", "strong", "sub",
               "summary", "sup", "u", "ul"}
-_IMAGE = re.compile(r"!\[")
-_URL = re.compile(r"(?i)(?:[a-z][a-z0-9+.-]*:|//)")
+# An image's target: inline `![alt](URL` (alt bounded, so a line of openers is read once), or a link
+# reference definition `[label]: URL` an image can use
+_IMAGE_TARGETS = re.compile(r"!\[[^\]\n]{0,500}\]\(\s*<?(?P<inline>[^)\s>]*)"
+                            r"|^ {0,3}\[[^\]\n]{1,500}\]:\s*<?(?P<defined>\S*)", re.MULTILINE)
+_INERT_TARGET = re.compile(r"(?i)(data:image/|attachment:|#)")
 
 
 def inert_markdown(source: object) -> str:
@@ -270,8 +273,9 @@ def inert_markdown(source: object) -> str:
     live = any(not (match.group("tag") and match.group("tag").lower() in _BARE_TAGS and
                     not match.group("rest").strip("/ "))
                for match in _RAW_HTML.finditer(text))
-    images = _IMAGE.search(text) is not None and any(
-        not url.group().lower().startswith(("data:", "attachment:")) for url in _URL.finditer(text))
+    targets = (match.group("inline") or match.group("defined") or "#"
+               for match in _IMAGE_TARGETS.finditer(text))
+    images = "![" in text and any(not _INERT_TARGET.match(target) for target in targets)
     if not (live or images):
         return text
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
