@@ -27,7 +27,9 @@ import gc, json, os, signal, sys
 sys.path[:0] = [sys.argv[3], sys.argv[1]]
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
-import cells, figures, state, supervisor
+import state, supervisor
+from cells import execute
+from figures import collect
 from grader.sandbox.zygote import Limits
 paths, runs = json.load(sys.stdin), int(sys.argv[2])
 limits = Limits(memory_bytes=0, cpu_seconds=0, wall_seconds=0, cell_seconds=0)
@@ -38,10 +40,10 @@ def run_cells(cells):
     namespace = {"__name__": "__main__"}
     for source in cells:
         try:
-            cells.execute(TransformerManager().transform_cell(source), namespace)
+            execute(TransformerManager().transform_cell(source), namespace)
         except BaseException:
             pass
-        figures.collect()
+        collect()
 
 def cpu_of_one_run(cells):
     pid = os.fork()
