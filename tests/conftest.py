@@ -13,6 +13,7 @@ from nbformat import NotebookNode
 from grader.course import Course, new_course
 from grader.notebooks import HIDDEN_DELIMITERS, SOLUTION_DELIMITERS
 from grader.release import release
+from grader.sandbox.zygote import Zygote
 
 REPO = Course(Path(__file__).resolve().parent.parent)
 CHROMIUM = Path("/usr/bin/chromium")
@@ -105,3 +106,12 @@ def chromium() -> Iterator:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Iterator[Zygote]:
+    """A warm sandbox for a module's tests, as one grading worker has it."""
+    sandbox = Zygote(True)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()

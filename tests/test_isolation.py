@@ -32,14 +32,6 @@ pytestmark = pytest.mark.skipif(not bubblewrap_available(), reason="bubblewrap c
 
 
 @pytest.fixture(scope="module")
-def zygote() -> Zygote:
-    sandbox = Zygote(True)
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
 def limits() -> Limits:
     return SandboxedExecute(cell_seconds=10, wall_seconds=60).limits()
 

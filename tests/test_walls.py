@@ -43,14 +43,6 @@ needs_containers = pytest.mark.skipif(not _containers_here(), reason="no resourc
 
 
 @pytest.fixture(scope="module")
-def zygote() -> Zygote:
-    sandbox = Zygote(True)
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture(scope="module")
 def uncontained() -> Zygote:
     """The same sandbox without resource containers: the walls' baseline."""
     sandbox = Zygote(True)
