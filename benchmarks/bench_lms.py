@@ -15,6 +15,10 @@ download ("Download Submissions": one file per notebook) with its gradebook expo
   page per notebook and student on disk). The results are built directly (grading 1,000 students is what
   `bench_autograde.py` measures); the worksheet's rows are read against the submissions collect wrote.
 
+With `--graded G` it also grades a class of G students for real (`grader autograde`, `grader feedback`)
+and times the whole `grader export` of it (scores CSV, filled worksheet, feedback zip; the gradebook's
+results included), per student, to set beside the LMS files' share.
+
 It prints the seconds of each step and the ratio to the smallest size (linear growth gives the ratio of
 the sizes). Nothing here asserts a time.
 """
@@ -36,8 +40,11 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from grader.autograde import autograde
 from grader.classroom import solved_notebook
 from grader.course import Course, new_course
+from grader.export import LmsFiles, export
+from grader.feedback import feedback
 from grader.lms.canvas_feedback import canvas_feedback_zip
 from grader.lms.canvas_import import canvas_import
 from grader.lms.collect import collect
@@ -143,15 +150,33 @@ def measure(template: Course, work: Path, size: int) -> dict[str, float]:
     return times
 
 
+def measure_graded_export(template: Course, work: Path, size: int) -> float:
+    """Seconds of the whole `grader export` (with worksheet and feedback zip) of a class graded for real."""
+    folder = work / f"graded{size}"
+    folder.mkdir()
+    course = Course(folder / "course")
+    shutil.copytree(template.root, course.root)
+    download, worksheet = moodle_files(course, folder, size)
+    collect(course, download, worksheet=worksheet, timezone="UTC")
+    autograde(course)
+    feedback(course)
+    lms = LmsFiles(moodle_worksheet=worksheet, feedback_zip=True)
+    return timed(export, course, folder / "exports" / "scores.csv", lms)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000", help="class sizes, comma separated")
-    sizes = [int(size) for size in parser.parse_args().sizes.split(",")]
+    parser.add_argument("--graded", type=int, default=0,
+                        help="also export a class of this many students graded for real")
+    options = parser.parse_args()
+    sizes = [int(size) for size in options.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-lms-") as temporary:
         work = Path(temporary)
         template = new_course(work / "template", REPO)
         release(template)
         table = {size: measure(template, work, size) for size in sizes}
+        graded = measure_graded_export(template, work, options.graded) if options.graded else None
     steps = list(table[sizes[0]])
     print(f"{'step':<28}" + "".join(f"{f'N = {size}':>12}" for size in sizes) + "   ratio to the smallest N")
     for step in steps:
@@ -160,6 +185,9 @@ def main() -> None:
         print(f"{step:<28}" + "".join(f"{value:>11.2f}s" for value in seconds) + f"   {ratios}")
     for size in sizes:
         print(f"N = {size}: collect and export, both LMSs: {sum(table[size].values()):.1f} s")
+    if graded is not None:
+        print(f"grader export of {options.graded} students graded for real (scores, worksheet, feedback "
+              f"zip): {graded:.2f} s, {graded / options.graded * 1000:.0f} ms per student")
 
 
 if __name__ == "__main__":
