@@ -449,7 +449,7 @@ def f(x):
         if os.fork() == 0:
             time.sleep(60)
             os._exit(0)
-    time.sleep(0.5)
+    time.sleep(1)
     return x
 """
 # Each way a notebook can make the grader work on its behalf: its cells, and the test cells.
@@ -471,8 +471,9 @@ def test_everything_grading_does_counts_toward_the_notebooks_time(way: str, zygo
     start = time.monotonic()
     _, problems = _grade(zygote, limits, _notebook(*cells, tests=tests))
     took = time.monotonic() - start
-    assert any("time limit" in problem for problem in problems), problems
     assert took < limits.wall_seconds + MARGIN_SECONDS + 2, (took, problems)
+    # each way takes longer than the notebook's limit: it is stopped there, "not graded"
+    assert any("time limit" in problem for problem in problems), (took, problems)
 
 
 def test_the_world_filter_still_lets_numpy_matplotlib_and_threads_work(zygote: Zygote):
