@@ -41,6 +41,7 @@ from grader.lms.moodle import read_worksheet
 from grader.lms.roster import CANVAS, MOODLE, parse_student_id
 from grader.lms.student_grades import StudentResult, student_results
 from grader.lms.worksheet import fill_worksheet
+from grader.outcomes import outcomes
 from grader.scores import CellScore, cell_scores, student_totals
 
 MOODLE_WORKSHEET = "moodle-grading-worksheet.csv"
@@ -48,11 +49,14 @@ FEEDBACK_ZIP = "moodle-feedback-files.zip"
 IDENTITY_COLUMNS = ["last_name", "first_name", "email", "lms_user_id"]
 
 
-def export_scores(course: Course, path: Path, force: bool = False, assignment: str | None = None) -> Path:
-    """Write one row per student: id, name, email, LMS id, total, each notebook's and question's score."""
+def export_scores(course: Course, path: Path, force: bool = False, assignment: str | None = None,
+                  rows: list[CellScore] | None = None) -> Path:
+    """Write one row per student: id, name, email, LMS id, total, each notebook's and question's score.
+
+    `rows` are the gradebook's scores when the caller has read them already."""
     if path.exists() and not force:
         raise GraderError(f"{path}: already exists; pass --force to overwrite it or choose another file.")
-    rows = cell_scores(course, assignment)
+    rows = rows if rows is not None else cell_scores(course, assignment)
     if not rows:
         raise GraderError(f"{course.db_url}: no grades yet; run `grader autograde` first.")
     columns = _columns(rows)
@@ -135,7 +139,8 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
     targets = [scores]
     targets += [folder / MOODLE_WORKSHEET] if lms.moodle_worksheet else []
     targets += [folder / CANVAS_IMPORT] if lms.canvas_gradebook else []
-    results = student_results(course, assignment)
+    derived = outcomes(course, assignment)
+    results = student_results(course, assignment, derived)
     moodle_zip, canvas_zip = _feedback_zips(lms, results)
     targets += [folder / FEEDBACK_ZIP] if moodle_zip else []
     targets += [folder / CANVAS_FEEDBACK_ZIP] if canvas_zip else []
@@ -167,7 +172,8 @@ def export(course: Course, scores: Path, lms: LmsFiles | None = None, force: boo
         data, notes = canvas_feedback_zip(course, assignment, results, listed)
         outputs.append((folder / CANVAS_FEEDBACK_ZIP, data))
         result.notes += notes
-    result.written.append(export_scores(course, scores, force=True, assignment=assignment))
+    result.written.append(export_scores(course, scores, force=True, assignment=assignment,
+                                        rows=derived.scores))
     for path, data in outputs:
         write_atomically(path, data)
         result.written.append(path)

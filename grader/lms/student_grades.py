@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from grader.course import Course
 from grader.lms.roster import parse_student_id
-from grader.outcomes import outcomes
+from grader.outcomes import AssignmentOutcomes, outcomes
 from grader.status import Status
 
 
@@ -59,9 +59,11 @@ class StudentResult:
         return text
 
 
-def student_results(course: Course, assignment: str) -> dict[str, StudentResult]:
-    """Every student with grades in the gradebook, by nbgrader id (statuses derived in grader.outcomes)."""
-    derived = outcomes(course, assignment)
+def student_results(course: Course, assignment: str,
+                    derived: AssignmentOutcomes | None = None) -> dict[str, StudentResult]:
+    """Every student with grades in the gradebook, by nbgrader id (statuses derived in grader.outcomes;
+    pass `derived` when the caller has them already)."""
+    derived = derived or outcomes(course, assignment)
     graded = {row.student for row in derived.scores}
     results = {}
     for student in sorted(graded):
