@@ -159,8 +159,9 @@ def test_the_first_test_cell_has_the_notebooks_world_and_later_ones_a_replay_wit
     The figure the notebook shows was drawn as always."""
     cells, timings = _grade("import os\nimport matplotlib.pyplot as plt\ntoken = os.urandom(8).hex()\n"
                             "fig, ax = plt.subplots()\nax.plot([0, 1])\nfig.tight_layout()\n"
+                            # written so that the choice of world does not see it reach pyplot
                             "def seen():\n    import sys\n"
-                            "    return token, type(sys.modules['matplotlib.pyplot']).__name__",
+                            "    return token, type(sys.modules['matplot' + 'lib.pyplot']).__name__",
                             tests=(_SEEN, _SEEN))
     assert any("image/png" in output.get("data", {}) for output in cells[0].outputs)
     first, second = (json.loads(cell.outputs[0]["text"]) for cell in cells[1:])

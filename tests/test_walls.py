@@ -10,6 +10,7 @@ and receiver in one world), with a marker proving the attack ran.
 
 from __future__ import annotations
 
+import json
 import platform
 import re
 import threading
@@ -19,6 +20,7 @@ import pytest
 
 from grader.preprocessors import SandboxedExecute
 from grader.sandbox.container import Containers, ContainerUnavailable
+from grader.sandbox.trusted import execute
 from grader.sandbox.zygote import MARGIN_SECONDS, Limits, Zygote, bubblewrap_available
 from tests.test_isolation import CHECKS, _grade, _notebook
 
@@ -321,6 +323,14 @@ attempt("aio", lambda: libc.syscall(206, 128, ctypes.byref(ctypes.c_ulong(0)))) 
 attempt("pipe size", lambda: fcntl.fcntl(os.pipe()[0], 1031, 1 << 20))  # F_SETPIPE_SZ
 attempt("hard link", lambda: os.link("/tmp/channel", "/tmp/channel-link"))
 attempt("fds in flight", lambda: socket.send_fds(socket.socketpair()[0], [b"x"], [0]))
+import resource
+attempt("major faults", lambda: resource.getrusage(resource.RUSAGE_SELF))
+attempt("disk counters", lambda: os.statvfs("/usr"))
+attempt("evict shared pages", lambda: os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED))
+timers, timer = 0, ctypes.c_void_p()
+while timers < 100_000 and libc.timer_create(1, None, ctypes.byref(timer)) == 0:
+    timers += 1
+done["pending signals"] = "set" if timers >= 1000 else "refused"  # queued signals are counted per user
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                       ctypes.c_long]
@@ -373,7 +383,8 @@ print("receiver found:", found)
 
 CHANNEL_NAMES = ("/tmp", "/dev/shm", "/scratch", "flock", "posix lock", "sysv shm", "sysv msg", "sysv sem",
                  "mqueue", "hostname", "abstract socket", "/dev", "ptmx", "aio", "pipe size", "hard link",
-                 "shared futex", "fds in flight")
+                 "shared futex", "fds in flight", "major faults", "disk counters", "evict shared pages",
+                 "pending signals")
 
 
 def _found(shown: str) -> list[str]:
@@ -395,7 +406,8 @@ def test_no_kernel_object_carries_a_bit_to_the_next_world(zygote: Zygote):
     assert set(CHANNEL_NAMES) <= set(sent), sent  # every attempt ran
     for refused in ("flock", "posix lock", "inotify", "sysv shm", "sysv msg", "sysv sem", "keyring",
                     "mincore", "hostname", "/dev", "aio", "pipe size", "hard link", "shared futex",
-                    "fds in flight"):
+                    "fds in flight", "major faults", "disk counters", "evict shared pages",
+                    "pending signals"):
         assert sent[refused] == "refused", (refused, sent)
     assert sent["/proc"] == "failed", sent  # the machine's counters are not there to read
     assert sent["ptmx"] == "failed", sent  # no terminals: the machine's pool of them is shared
@@ -608,3 +620,40 @@ def test_a_new_sandbox_after_a_notebook_stopped_it_costs_the_next_notebook_nothi
     shown, problems = _grade(zygote, _limits(wall_seconds=1.0, cell_seconds=1.0),
                              _notebook("import time\ntime.sleep(0.3)\nprint('in time')"))
     assert "in time" in shown[0] and not problems, (shown, problems)
+
+
+def test_a_notebooks_outputs_are_bounded_in_all_not_only_per_cell(zygote: Zygote):
+    """Output limits were per cell only: 300 cells at the limit made the trusted process hold (and save)
+    hundreds of MB. The notebook's outputs are kept up to a total; past it a cell says so."""
+    limits = _limits()
+    cell = f"print('x' * {limits.text})"
+    run = execute(_notebook(*[cell] * 600), zygote, {"checks.py": CHECKS.read_bytes()}, CHECKS, limits)
+    kept = sum(len(json.dumps(c.outputs)) for c in run.notebook.cells)
+    assert kept <= limits.notebook_output_bytes + 1_000_000, kept
+    assert "outputs are not kept" in json.dumps(run.notebook.cells[-1].outputs)
+    assert "x" * 100 in json.dumps(run.notebook.cells[0].outputs)  # the first cells keep theirs
+
+
+def test_which_world_a_test_gets_is_chosen_without_unbounded_work_and_sees_pyplot_however_reached():
+    """The choice is made in the trusted process from the student's cells: a huge cell is not parsed
+    there (a 3 MB cell took 1.5 GB and 8 s), and pyplot reached through `checks.pyplot()`, an attribute
+    or a module name as a string counts as reaching a figure (an honest function failed with the stand-in)."""
+    from grader.sandbox.trusted import _functions_reach_plots
+
+    assert _functions_reach_plots(("x = 1\n" * 100_000,))  # not parsed: replayed with matplotlib
+    assert _functions_reach_plots(("import checks\ndef f():\n    return checks.pyplot().gcf()",))
+    assert _functions_reach_plots(("import sys\ndef f():\n    return sys.modules['matplotlib.pyplot']",))
+    assert _functions_reach_plots(("import matplotlib.pyplot as plt\nfig = plt.figure()\nw = lambda: fig",))
+    assert not _functions_reach_plots(("import numpy as np\nimport matplotlib.pyplot as plt\n"
+                                       "def relu(z):\n    return np.maximum(0, z)\nplt.plot([1, 2])",))
+
+
+def test_a_functions_own_names_do_not_make_it_reach_pyplot():
+    """A parameter or local name that a plot cell also uses at the top level (`for theta in ...`) is the
+    function's own: the lecture's notebooks are replayed with the stand-in (none of their functions
+    reaches a figure), a function that reads the plot's global `fig` is not."""
+    from grader.sandbox.trusted import _functions_reach_plots
+
+    plot = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nfor theta in (1, 2):\n    ax.plot(theta)\n"
+    assert not _functions_reach_plots((plot, "def l2(theta):\n    total = theta * 2\n    return total"))
+    assert _functions_reach_plots((plot, "def width():\n    return fig.get_figwidth()"))

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import importlib.util
 import io
+import json
 import py_compile
 import sys
 import tempfile
@@ -127,6 +128,7 @@ class Session:
         self.timings: Counter = Counter()  # see NotebookRun.timings
         self.refused: str | None = None  # why a reference function was not run during the current call
         self.notebook_world_used = False  # whether a test cell has had the notebook's own world
+        self.output_bytes = 0  # of the outputs kept so far (Limits.notebook_output_bytes)
 
     def remaining(self, cap: float | None = None) -> float:
         """What is left of the notebook's time (everything grading it does counts), at most `cap`."""
@@ -514,7 +516,14 @@ def _run_student_cell(cell: NotebookNode, count: int, session: Session, run: Not
         cell.outputs = [_error("GradingStopped", f"this cell ended the grading process ({crash}); "
                                "it was skipped and the rest of the notebook was graded without it")]
         return
-    cell.outputs = _student_outputs(reply, count, session.limits)
+    outputs = _student_outputs(reply, count, session.limits)
+    size = sum(len(json.dumps(output)) for output in outputs)
+    session.output_bytes += size
+    if session.output_bytes > session.limits.notebook_output_bytes:  # the graded notebook stays small
+        outputs = [from_dict({"output_type": "stream", "name": "stdout", "text": (
+            f"(this cell's outputs are not kept: the notebook's outputs are over "
+            f"{session.limits.notebook_output_bytes >> 20} MB in all)\n")})] if size else []
+    cell.outputs = outputs
 
 
 def _student_outputs(reply: dict, count: int, limits: Limits) -> list[NotebookNode]:
@@ -566,18 +575,24 @@ def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Pat
 PLOTTING = frozenset({"plt", "pyplot", "matplotlib", "mpl"})
 
 
+PARSED_BYTES = 200_000  # cells longer than this in all are not parsed here: they are replayed with matplotlib
+
+
 @functools.lru_cache(maxsize=256)
 def _functions_reach_plots(sources: tuple[str, ...]) -> bool:
-    """Whether a function, lambda or class the cells define reads a name that is matplotlib, pyplot, or
-    was bound (anywhere in the cells) from an expression that reads such a name: called by a test,
-    it could behave otherwise with pyplot's stand-in. Cells that cannot be parsed count as reaching."""
+    """Whether a function, lambda or class the cells define reads a name (or attribute, or string) that
+    is matplotlib or pyplot, or a name bound (anywhere in the cells) from an expression that reads one:
+    called by a test, it could behave otherwise with pyplot's stand-in. Cells too long to parse in the
+    trusted process, or that cannot be parsed, count as reaching."""
+    if sum(len(source) for source in sources) > PARSED_BYTES:
+        return True
     try:
         trees = [ast.parse(source) for source in sources]
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return True
-    nodes = [node for tree in trees for node in ast.walk(tree)]
+    module_level = [node for tree in trees for node in _outside_definitions(tree)]
     tainted = set(PLOTTING)
-    for node in nodes:
+    for node in module_level:
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "matplotlib":
             if any(alias.name == "*" for alias in node.names):
                 return True
@@ -585,8 +600,8 @@ def _functions_reach_plots(sources: tuple[str, ...]) -> bool:
         elif isinstance(node, ast.Import):
             tainted |= {alias.asname or alias.name.split(".")[0] for alias in node.names
                         if alias.name.split(".")[0] == "matplotlib"}
-    bindings = [node for node in nodes if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign,
-                                                             ast.For, ast.With, ast.NamedExpr))]
+    bindings = [node for node in module_level if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign,
+                                                                    ast.For, ast.With, ast.NamedExpr))]
     while True:
         grown = set(tainted)
         for node in bindings:
@@ -595,13 +610,48 @@ def _functions_reach_plots(sources: tuple[str, ...]) -> bool:
         if grown == tainted:
             break
         tainted = grown
-    bodies = [node for node in nodes if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-                                                          ast.ClassDef))]
-    return any(_names(body) & tainted for body in bodies)
+    definitions = [node for tree in trees for node in ast.walk(tree)
+                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))]
+    return any(_free_names(definition) & tainted for definition in definitions)
+
+
+def _outside_definitions(tree: ast.AST) -> list[ast.AST]:
+    """The nodes of a module that are not inside a function, lambda or class (what binds its globals)."""
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _free_names(definition: ast.AST) -> set[str]:
+    """What a function, lambda or class reads that is not its own parameter or local name (so, a global
+    of the cells; attributes and "matplotlib..." strings always count)."""
+    own: set[str] = set()
+    if isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        arguments = definition.args
+        own |= {arg.arg for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                    *filter(None, [arguments.vararg, arguments.kwarg])]}
+        own |= {node.id for node in ast.walk(definition) if isinstance(node, ast.Name)
+                and isinstance(node.ctx, ast.Store)}
+        own -= {name for node in ast.walk(definition) if isinstance(node, (ast.Global, ast.Nonlocal))
+                for name in node.names}
+    return _names(definition) - own
 
 
 def _names(node: ast.AST) -> set[str]:
-    return {child.id for child in ast.walk(node) if isinstance(child, ast.Name)}
+    """The names, attribute names and "matplotlib..." strings a node reads."""
+    names = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            names.add(child.id)
+        elif isinstance(child, ast.Attribute):
+            names.add(child.attr)
+        elif isinstance(child, ast.Constant) and isinstance(child.value, str) and "matplotlib" in child.value:
+            names.add("matplotlib")
+    return names
 
 
 def _bound(node: ast.AST) -> set[str]:

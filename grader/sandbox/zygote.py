@@ -50,6 +50,8 @@ class Limits:
     wall_seconds: float
     cell_seconds: float
     tasks: int = 64  # processes and threads of one world at once (its cgroup)
+    pending_signals: int = 64  # queued signals and POSIX timers (the kernel counts them per user)
+    notebook_output_bytes: int = 8 << 20  # all outputs of a notebook's cells together, as kept
     processes: int = 16
     file_bytes: int = 16 << 20
     open_files: int = 256
@@ -64,7 +66,8 @@ class Limits:
 
     def rlimits(self) -> dict[str, int]:
         return {"as": self.memory_bytes, "cpu": self.cpu_seconds, "nproc": self.processes,
-                "fsize": self.file_bytes, "nofile": self.open_files, "core": 0}
+                "fsize": self.file_bytes, "nofile": self.open_files, "core": 0,
+                "sigpending": self.pending_signals}
 
     def sandbox_settings(self) -> dict:
         """What the sandbox needs to know of the limits, sent with every world it opens."""
