@@ -654,6 +654,7 @@ def test_a_functions_own_names_do_not_make_it_reach_pyplot():
     reaches a figure), a function that reads the plot's global `fig` is not."""
     from grader.sandbox.trusted import _functions_reach_plots
 
-    plot = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nfor theta in (1, 2):\n    ax.plot(theta)\n"
+    plot = ("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+            "for theta in (1, 2):\n    ax.plot(theta)\n")
     assert not _functions_reach_plots((plot, "def l2(theta):\n    total = theta * 2\n    return total"))
     assert _functions_reach_plots((plot, "def width():\n    return fig.get_figwidth()"))
