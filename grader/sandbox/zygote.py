@@ -338,9 +338,11 @@ class Zygote:
         """Stop the current world; every process in it is killed. Returns how it ended, as the kernel
         tells it: the world's wait status, or its container's counters.
 
-        The zygote kills the world's pid 1 (the kernel then ends its pid namespace) and reaps its first
-        process, which reports the wait status; then whatever is left in the world's cgroup is killed
-        (with bubblewrap nothing is; without it, what left the process group)."""
+        The zygote kills the world's pid 1 (the kernel then ends its pid namespace, and every process of
+        the world with it) and answers once pid 1 is reaped, with its wait status; the world's first
+        process then tears the world's folders down, counted in the world's cgroup, which a thread
+        of its own empties (killing whatever is left: without bubblewrap, what left the process group)
+        and removes."""
         world, self._world = self._world, None
         with contextlib.suppress(OSError, AttributeError):
             self.control.send(protocol.STOP)
@@ -359,8 +361,6 @@ class Zygote:
         finally:
             if self.control:
                 self.control.settimeout(None)
-        if world is not None:
-            world.kill()
         self.last_usage = world.usage() if world is not None else Usage()
         if world is not None and self.containers is not None:
             self.containers.discard(world, self._removed)

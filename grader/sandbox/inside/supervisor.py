@@ -44,6 +44,7 @@ WORLD_NAMESPACES = (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | 
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 MNT_DETACH, MS_MOVE = 2, 8192
+SPARES = 1  # worlds' first processes made ahead
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -78,26 +79,35 @@ def zygote() -> None:
             _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     control = socket.socket(fileno=int(os.environ[protocol.ENV_CONTROL_FD]))
     control.send(protocol.READY)
-    spare: _Spare | None = None
+    spares: list[_Spare] = []
     while True:
         data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
         if not data or data == protocol.QUIT or not fds:
             return
         channel = socket.socket(fileno=fds[0])
         settings = json.loads(data)
+        size = int(settings["tmpfs_bytes"])
         if protocol.ISOLATED:
-            if spare is None or spare.tmpfs_bytes != int(settings["tmpfs_bytes"]):
+            for spare in [spare for spare in spares if spare.tmpfs_bytes != size]:
+                spares.remove(spare)
                 _discard(spare)
-                spare = _Spare.fork(control, int(settings["tmpfs_bytes"]))
+            spare = spares.pop(0) if spares else _Spare.fork(control, size)
             status = _serve_world(control, channel, settings, spare)
+            # Every process of the world is gone (its pid 1 was reaped, and with it its pid namespace):
+            # the trusted side goes on while the world's first process tears its folders down.
+            control.send(json.dumps({"done": status, "restart": False}).encode())
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(spare.pid, 0)
+            clean = _sweep(keep={waiting.pid for waiting in spares})
         else:
             status = _serve_unisolated(control, channel, settings)
-        clean = _sweep()
-        control.send(json.dumps({"done": status, "restart": not clean}).encode())
+            clean = _sweep()
+            control.send(json.dumps({"done": status, "restart": not clean}).encode())
         if not clean:
             return  # something outlived its notebook: the trusted side starts a new sandbox
-        # The next world's namespaces and folders are made now, while the trusted side is busy.
-        spare = _Spare.fork(control, int(settings["tmpfs_bytes"])) if protocol.ISOLATED else None
+        # The next worlds' namespaces and folders are made now, while the trusted side is busy.
+        while protocol.ISOLATED and len(spares) < SPARES:
+            spares.append(_Spare.fork(control, size))
 
 
 class _Spare:
@@ -155,7 +165,6 @@ def _serve_world(control: socket.socket, channel: socket.socket, settings: dict,
         socket.send_fds(spare.handover, [json.dumps(settings).encode()], [channel.fileno()])
     spare.handover.close()
     channel.close()
-    status = 0
     try:
         pidfd = os.pidfd_open(pid)  # Linux only, like the sandbox itself
         try:
@@ -163,15 +172,13 @@ def _serve_world(control: socket.socket, channel: socket.socket, settings: dict,
         finally:
             os.close(pidfd)
         report = "" if ended_first else _kill_world(report_out)
-        with contextlib.suppress(ChildProcessError):
-            _, status = os.waitpid(pid, 0)  # returns once the world's init, and so all of the world, is gone
-        report += _read_all(report_out)
+        report += _read_until_ended(report_out)  # the world's pid 1 reaped: nothing of the world runs
     finally:
         os.close(report_out)
     ending = re.search(r"^ended (.+)$", report, re.M)
     if ending and (ended_first or ending.group(1) != "killed by signal SIGKILL"):
         return ending.group(1)  # it ended by itself (perhaps just before the word to stop came)
-    return protocol.describe_status(status) if ended_first else "stopped while running"
+    return "the world's first process ended" if ended_first else "stopped while running"
 
 
 def _kill_world(report: int) -> str:
@@ -186,11 +193,12 @@ def _kill_world(report: int) -> str:
     return text
 
 
-def _read_all(fd: int) -> str:
+def _read_until_ended(fd: int) -> str:
+    """The world's report up to its "ended" line (or its end): its pid 1 was reaped then."""
     chunks = []
-    while chunk := os.read(fd, 4096):
+    while (chunk := os.read(fd, 4096)) and b"ended " not in b"".join([*chunks, chunk]):
         chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace")
+    return b"".join([*chunks, chunk]).decode(errors="replace")
 
 
 def _serve_unisolated(control: socket.socket, channel: socket.socket, settings: dict) -> str:
@@ -229,14 +237,15 @@ def _wait_for_end(control: socket.socket, pidfd: int) -> bool:
     return pidfd in ready
 
 
-def _sweep() -> bool:
-    """Reap what is left and make sure no process but the zygote remains; False if one does."""
+def _sweep(keep: frozenset[int] | set[int] = frozenset()) -> bool:
+    """Reap what is left and make sure no process but the zygote (and the worlds' first processes made
+    ahead, `keep`, which have run nothing yet) remains; False if one does."""
     me = os.getpid()
     for _ in range(50):
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
-        others = _other_processes(me)
+        others = [pid for pid in _other_processes(me) if pid not in keep]
         if not others:
             return True
         for pid in others:  # a zombie thread-group leader is killed with its group too
