@@ -68,10 +68,19 @@ WORLD_SETUP: dict[str, tuple[str, ...]] = {
 SANDBOX_ONLY: dict[str, tuple[str, ...]] = {"attaching to an existing namespace": ("setns",)}
 
 CLONE_NEW = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
-# fcntl commands: locks and leases (seen by every opener of a file), change notification, and pipe
-# sizes (counted per kernel user, shared by every world).
-F_LOCKS = {5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 36: "F_OFD_GETLK", 37: "F_OFD_SETLK",
-           38: "F_OFD_SETLKW", 1024: "F_SETLEASE", 1025: "F_GETLEASE", 1026: "F_NOTIFY", 1031: "F_SETPIPE_SZ"}
+# fcntl commands a notebook never needs (it keeps F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL,
+# F_DUPFD_CLOEXEC, F_GETPIPE_SZ): locks and leases (seen by every opener of a file), change
+# notification, signal ownership, pipe sizes (counted per kernel user), seals, and write-life hints
+# (kept on the machine's inode, even through a read-only descriptor).
+F_REFUSED = {5: "F_GETLK", 6: "F_SETLK", 7: "F_SETLKW", 8: "F_SETOWN", 9: "F_GETOWN", 10: "F_SETSIG",
+             11: "F_GETSIG", 15: "F_SETOWN_EX", 16: "F_GETOWN_EX", 17: "F_GETOWNER_UIDS",
+             36: "F_OFD_GETLK", 37: "F_OFD_SETLK", 38: "F_OFD_SETLKW", 1024: "F_SETLEASE", 1025: "F_GETLEASE",
+             1026: "F_NOTIFY", 1029: "F_CANCELLK", 1031: "F_SETPIPE_SZ", 1033: "F_ADD_SEALS",
+             1034: "F_GET_SEALS", 1035: "F_GET_RW_HINT", 1036: "F_SET_RW_HINT", 1037: "F_GET_FILE_RW_HINT",
+             1038: "F_SET_FILE_RW_HINT"}
+# The kernel reads these arguments as 32-bit ints; the filter sees the whole 64-bit register, so it
+# compares only the low 32 bits (a command with high bits set is the same command to the kernel).
+LOW_32_BITS = 0xFFFF_FFFF
 FUTEX_PRIVATE_FLAG = 128  # a futex of this process's own memory; without it the kernel keys it by file page
 TIOCSTI, TIOCLINUX = 0x5412, 0x541C
 MADV_COLD, MADV_PAGEOUT = 20, 21  # madvise advice that pushes a shared file's pages out of the cache
@@ -114,16 +123,16 @@ def _build(world: bool) -> bytes:
             if name in UNIFIED_NUMBERS:
                 rules.add_rule(refuse, UNIFIED_NUMBERS[name])
     rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-    for command in F_LOCKS:
+    for command in F_REFUSED:
         for name in ("fcntl", "fcntl64"):
             try:
-                rules.add_rule(refuse, name, seccomp.Arg(1, seccomp.EQ, command))
+                rules.add_rule(refuse, name, seccomp.Arg(1, seccomp.MASKED_EQ, LOW_32_BITS, command))
             except (ValueError, RuntimeError, OSError):  # no fcntl64 on 64-bit architectures
                 continue
     for request in (TIOCSTI, TIOCLINUX):
-        rules.add_rule(refuse, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
+        rules.add_rule(refuse, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, LOW_32_BITS, request))
     for advice in (MADV_COLD, MADV_PAGEOUT):
-        rules.add_rule(refuse, "madvise", seccomp.Arg(2, seccomp.EQ, advice))
+        rules.add_rule(refuse, "madvise", seccomp.Arg(2, seccomp.MASKED_EQ, LOW_32_BITS, advice))
     # a child's resource usage (its major faults) read while waiting for it
     rules.add_rule(refuse, "wait4", seccomp.Arg(3, seccomp.NE, 0))
     rules.add_rule(refuse, "waitid", seccomp.Arg(4, seccomp.NE, 0))

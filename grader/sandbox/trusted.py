@@ -129,6 +129,7 @@ class Session:
         self.refused: str | None = None  # why a reference function was not run during the current call
         self.notebook_world_used = False  # whether a test cell has had the notebook's own world
         self.output_bytes = 0  # of the outputs kept so far (Limits.notebook_output_bytes)
+        self._reaches: tuple[int, bool] | None = None  # (cells replayed, whether they reach pyplot)
 
     def remaining(self, cap: float | None = None) -> float:
         """What is left of the notebook's time (everything grading it does counts), at most `cap`."""
@@ -217,6 +218,14 @@ class Session:
         self.notebook_world_used = True
         self.full_replay, self.stood_in = full_replay, False
         self.test = "waiting"
+
+    def functions_reach_plots(self) -> bool:
+        """Whether the cells' functions can reach pyplot (_functions_reach_plots), found once per
+        notebook (and kept no longer than the notebook)."""
+        if self._reaches is None or self._reaches[0] != len(self.replay):
+            sources = tuple(ran.source for ran in self.replay)
+            self._reaches = (len(self.replay), _functions_reach_plots(sources))
+        return self._reaches[1]
 
     def _open_test_world(self) -> None:
         try:
@@ -558,7 +567,7 @@ def _run_test_cell(cell: NotebookNode, count: int, session: Session, checks: Pat
     cells define can reach a matplotlib object (decided from the cells, before any test runs)."""
     cell.execution_count = count
     name = str(nbgrader_meta(cell).get("grade_id") or f"in cell {count}")
-    full_replay = _functions_reach_plots(tuple(ran.source for ran in session.replay))
+    full_replay = session.functions_reach_plots()
     printed, failure, problems = _attempt_test(cell, name, session, checks, full_replay=full_replay)
     run.problems.extend(problems)
     with contextlib.suppress(SandboxCrashed):
@@ -578,7 +587,6 @@ PLOTTING = frozenset({"plt", "pyplot", "matplotlib", "mpl"})
 PARSED_BYTES = 200_000  # cells longer than this in all are not parsed here: they are replayed with matplotlib
 
 
-@functools.lru_cache(maxsize=256)
 def _functions_reach_plots(sources: tuple[str, ...]) -> bool:
     """Whether a function, lambda or class the cells define reads a name (or attribute, or string) that
     is matplotlib or pyplot, or a name bound (anywhere in the cells) from an expression that reads one:

@@ -49,7 +49,7 @@ class Limits:
     cpu_seconds: int
     wall_seconds: float
     cell_seconds: float
-    tasks: int = 64  # processes and threads of one world at once (its cgroup)
+    tasks: int = 32  # processes and threads of one world at once (its cgroup)
     pending_signals: int = 64  # queued signals and POSIX timers (the kernel counts them per user)
     notebook_output_bytes: int = 8 << 20  # all outputs of a notebook's cells together, as kept
     processes: int = 16
@@ -319,6 +319,7 @@ class Zygote:
             socket.send_fds(self.control, [json.dumps(limits.sandbox_settings()).encode()], [theirs.fileno()])
         except OSError as error:
             ours.close()
+            self.stop()  # the next world (or notebook) starts a new sandbox
             raise SandboxCrashed("the sandbox stopped") from error
         finally:
             theirs.close()

@@ -129,6 +129,7 @@ class _Spare:
                 ours.close()
                 os.close(report_out)
                 _quiet_stdio()
+                _private_descriptors(keep={theirs.fileno(), report_in})
                 _enter_namespaces()
                 _fresh_folders(tmpfs_bytes)
                 data, fds, _, _ = socket.recv_fds(theirs, 1 << 16, 1)
@@ -311,6 +312,28 @@ def _world(channel: socket.socket, settings: dict, report: int) -> None:
     with contextlib.suppress(ChildProcessError):
         _, status = os.waitpid(init, 0)
         os.write(report, f"ended {protocol.describe_status(status)}\n".encode())
+
+
+def _private_descriptors(keep: set[int]) -> None:
+    """No open file description of the zygote's is shared with a world: a file the zygote keeps open
+    (matplotlib's fonts) is opened anew here, anything else closed. (A description is one offset and
+    one set of flags for every process that holds it: every world forked from the zygote would share
+    them with every other.)"""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= 2 or fd in keep:
+            continue
+        try:
+            path = os.readlink(f"/proc/self/fd/{fd}")
+            if path.startswith("/") and os.path.isfile(path):
+                fresh = os.open(path, os.O_RDONLY)
+                os.dup2(fresh, fd, inheritable=os.get_inheritable(fd))
+                os.close(fresh)
+            else:
+                os.close(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _quiet_stdio() -> None:
