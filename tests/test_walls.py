@@ -675,3 +675,51 @@ def test_a_functions_own_names_do_not_make_it_reach_pyplot():
             "for theta in (1, 2):\n    ax.plot(theta)\n")
     assert not _functions_reach_plots((plot, "def l2(theta):\n    total = theta * 2\n    return total"))
     assert _functions_reach_plots((plot, "def width():\n    return fig.get_figwidth()"))
+
+
+def test_a_world_half_opened_when_time_ran_out_does_not_break_the_next_notebook(
+        zygote: Zygote, monkeypatch: pytest.MonkeyPatch):
+    """Red team round 3: a notebook whose deadline passed while a world was being opened left the
+    zygote waiting for the word to end that world; it took the next notebook's request for it, and
+    the next (honest) notebook's first cell "ended the grading process". A world half opened is ended."""
+    from grader.sandbox import zygote as sandbox
+
+    def out_of_time(*_: object) -> int:
+        raise sandbox.SandboxCrashed("time limit exceeded")
+
+    files = {"op": "files", "files": {}, "bytecode": {}}
+    with monkeypatch.context() as patch:  # the notebook's time runs out right after the world was handed over
+        patch.setattr(sandbox, "_sender", out_of_time)
+        with pytest.raises(sandbox.SandboxCrashed):
+            zygote.open(_limits(), files, 30)
+    shown, problems = _grade(zygote, _limits(), _notebook("print('next notebook')"))
+    assert "next notebook" in shown[0] and not problems, (shown, problems)
+
+
+def _cpu(function, *args) -> float:
+    start = time.process_time()
+    function(*args)
+    return time.process_time() - start
+
+
+def test_the_trusted_sides_work_on_what_a_world_sends_grows_no_faster_than_it(zygote: Zygote):
+    """Red team round 3: an array whose reported shape was 600 numbers of 4,300 digits took 20 s to
+    refuse (its size was multiplied out first); a chain of bindings `a1 = a0`, `a2 = a1`, ... took the
+    choice of a test's world quadratic time. Twice the input, at most about twice the CPU."""
+    from grader.sandbox.inside import codec
+    from grader.sandbox.trusted import _functions_reach_plots
+
+    def shape_bomb(axes: int) -> None:
+        for _ in range(20):
+            assert isinstance(codec.decode({"~array": "<f8", "shape": [10**4000 + 7] * axes, "data": ""}),
+                              codec.Opaque)
+
+    def chain(links: int) -> None:
+        bindings = "".join(f"a{i + 1} = a{i}\n" for i in range(links))
+        cells = "import matplotlib.pyplot as plt\na0 = plt\n" + bindings
+        assert _functions_reach_plots((cells + f"def f():\n    return a{links}\n",))
+
+    for work, size in ((shape_bomb, 300), (chain, 3000)):
+        small = min(_cpu(work, size) for _ in range(3))
+        large = min(_cpu(work, 2 * size) for _ in range(3))
+        assert large < 3 * small + 0.05, (work.__name__, small, large)

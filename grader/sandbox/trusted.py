@@ -610,14 +610,20 @@ def _functions_reach_plots(sources: tuple[str, ...]) -> bool:
                         if alias.name.split(".")[0] == "matplotlib"}
     bindings = [node for node in module_level if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign,
                                                                     ast.For, ast.With, ast.NamedExpr))]
-    while True:
-        grown = set(tainted)
-        for node in bindings:
-            if _names(node) & tainted:
-                grown |= _bound(node)
-        if grown == tainted:
-            break
-        tainted = grown
+    # A name read by a binding taints what it binds: followed name by name, each binding once (a chain
+    # a0 = plt, a1 = a0, ... costs its length, not its square).
+    readers: dict[str, list[int]] = {}
+    for index, node in enumerate(bindings):
+        for name in _names(node):
+            readers.setdefault(name, []).append(index)
+    waiting, followed = list(tainted), set()
+    while waiting:
+        for index in readers.get(waiting.pop(), ()):
+            if index not in followed:
+                followed.add(index)
+                fresh = _bound(bindings[index]) - tainted
+                tainted |= fresh
+                waiting.extend(fresh)
     definitions = [node for tree in trees for node in ast.walk(tree)
                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))]
     return any(_free_names(definition) & tainted for definition in definitions)

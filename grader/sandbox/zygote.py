@@ -324,15 +324,22 @@ class Zygote:
         finally:
             theirs.close()
         channel = Channel(self, ours, limits.message_bytes)
-        pid = _sender(ours, deadline)  # the world's first process, before the world holds anything
-        if self._world is not None:
-            try:
-                self._world.adopt(pid)
-            except OSError as error:
-                raise SandboxCrashed(f"the world could not be contained ({error.strerror})") from None
-        channel.send({"contained": self._world is not None})
-        channel.send(files)
-        channel.receive(deadline - time.monotonic())
+        try:
+            pid = _sender(ours, deadline)  # the world's first process, before the world holds anything
+            if self._world is not None:
+                try:
+                    self._world.adopt(pid)
+                except OSError as error:
+                    raise SandboxCrashed(f"the world could not be contained ({error.strerror})") from None
+            channel.send({"contained": self._world is not None})
+            channel.send(files)
+            channel.receive(deadline - time.monotonic())
+        except BaseException:
+            # The zygote has this world and waits for the word to end it: a world half opened is ended
+            # here, or the zygote would take the next request for that word (red team round 3).
+            ours.close()
+            self.finish()
+            raise
         return channel
 
     def finish(self, timeout: float = MARGIN_SECONDS) -> str:
