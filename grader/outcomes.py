@@ -13,6 +13,7 @@ It is derived from what every way of grading leaves behind, so `grader autograde
 from __future__ import annotations
 
 import ast
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -157,7 +158,8 @@ def diagnosed_mistake(message: str, known: set[str]) -> str | None:
 
 
 def known_mistakes(course: Course, assignment: str) -> set[str]:
-    """Every string in the instructor's test cells and check helpers: the names a check can diagnose."""
+    """Every string in the instructor's test cells, check helpers and the tests' data files (a
+    notebook's mistake tables beside it): the names a check can diagnose."""
     source = course.folder("source", assignment)
     texts = [path.read_text(encoding="utf-8", errors="replace") for path in sorted(source.glob("*.py"))]
     for path in sorted(source.glob("*.ipynb")):
@@ -168,7 +170,22 @@ def known_mistakes(course: Course, assignment: str) -> set[str]:
     names: set[str] = set()
     for text in texts:
         names |= _strings(text)
+    for path in sorted(source.glob("*.json")):
+        try:
+            names |= _json_strings(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
     return names
+
+
+def _json_strings(value: object) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*map(_json_strings, value.keys()), *map(_json_strings, value.values()))
+    if isinstance(value, list):
+        return set().union(*map(_json_strings, value))
+    return set()
 
 
 def _strings(code: str) -> set[str]:
